@@ -1,0 +1,22 @@
+# Regenerates Chen et al. (2017), "Deep Cross-Modal Audio-Visual Generation", from raw URMP.
+# A table of contents: configuration, one rule file per stage, and `all`.
+# Logic lives in src/crossmodal; every rule calls `python -m crossmodal <step>`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

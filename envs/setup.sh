@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned dependencies and the project installed editable.
+# Idempotent: does nothing when the lock file has not changed since the last install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+VENV=${VENV:-.venv}
+LOCK=envs/requirements.lock
+stamp="$VENV/.installed-$(sha256sum "$LOCK" pyproject.toml | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+echo "[setup] creating $VENV with $($PYTHON --version) (pinned from $LOCK)" >&2
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$LOCK" 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+"$VENV/bin/python" -c "import crossmodal, torch, snakemake, librosa, ffmpeg, tinysoundfont" \
+  || { echo "[setup] import check failed: see the pip output above" >&2; exit 1; }
+rm -f "$VENV"/.installed-*
+touch "$stamp"
+echo "[setup] done" >&2

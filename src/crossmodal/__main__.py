@@ -1,0 +1,5 @@
+import sys
+
+from crossmodal.cli import main
+
+sys.exit(main())

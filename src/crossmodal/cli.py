@@ -1,0 +1,61 @@
+"""``crossmodal <step>``: every workflow step, runnable from the shell without Snakemake.
+
+Each step lives in its own module, which defines ``add_arguments(parser)`` and ``run(args)``
+and a module docstring whose first line is the step's help. The Snakemake rules call these same
+commands, so a step debugged by hand behaves exactly as it does inside the workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+#: step name -> (module implementing it, one-line help). Modules are imported only when their
+#: step runs, so ``crossmodal extract`` does not pay for importing torch.
+STEPS: dict[str, tuple[str, str]] = {
+    "demo": ("crossmodal.demo.build", "generate the demo URMP tree"),
+    "download": ("crossmodal.download", "download URMP (whole archive or piece by piece)"),
+    "tracks": ("crossmodal.tracks", "scan a URMP tree into the tracks manifest (takes, split)"),
+    "extract": ("crossmodal.extract", "extract one track's frames, audio and windows"),
+    "windows": ("crossmodal.windows", "gather every track's windows into the windows manifest"),
+    "dataset-report": ("crossmodal.dataset_report", "Table 2 and Fig. 6 from the windows manifest"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that step's module is imported and wired."""
+    parser = argparse.ArgumentParser(prog="crossmodal", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="step", required=True, metavar="<step>")
+    for name, (module_name, help_line) in STEPS.items():
+        if name != only:
+            sub.add_parser(name, help=help_line)
+            continue
+        module = importlib.import_module(module_name)
+        step = sub.add_parser(name, help=help_line, description=(module.__doc__ or help_line).strip(),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(step)
+        step.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(only=chosen if chosen in STEPS else None).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        args._run(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        # Expected failures (bad input, a missing file) end with one clear line, not a traceback.
+        logging.getLogger("crossmodal").error("%s", err)
+        if args.verbose:
+            raise
+        return 1
+    return 0

@@ -1,0 +1,99 @@
+"""Loading and validating the workflow configuration.
+
+The Snakefile and the command-line interface both call :func:`validate_config`, so a run with
+Snakemake and a step run by hand see the same defaults and refuse the same mistakes. Errors
+name the offending key as a dotted path (``dataset.stride_s``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+def _with_defaults(validator_class):
+    """A validator that fills each property's ``default`` before checking it (as Snakemake does)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        # The unknown key is in the message, not the path; name it fully.
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        return ".".join(filter(None, [path, extra[0] if extra else ""]))
+    return path or "<top level>"
+
+
+def validate_config(config: dict[str, Any], schema_path: Path = CONFIG_SCHEMA) -> dict[str, Any]:
+    """Fills defaults into ``config`` in place, checks it, and returns it.
+
+    Raises ConfigError naming the first bad key: unknown keys, wrong types, impossible values
+    (a stride <= 0, a window shorter than the stride, a local source without a root, ...).
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        if err.validator == "additionalProperties":
+            raise ConfigError(f"config key {_key(err)!r} is not a known setting (check its spelling)")
+        raise ConfigError(f"config key {_key(err)!r}: {err.message}")
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: dict[str, Any]) -> None:
+    ds = config["dataset"]
+    if ds["window_s"] < ds["stride_s"]:
+        raise ConfigError(
+            f"config key 'dataset.window_s': the window ({ds['window_s']} s) is shorter than "
+            f"the stride ({ds['stride_s']} s), so audio between windows would never be used"
+        )
+    data = config["data"]
+    if data["source"] == "local" and not data["local_root"]:
+        raise ConfigError("config key 'data.local_root': must name the URMP Dataset/ folder when data.source is local")
+    if data["source"] == "download":
+        if not data["download"]["url"]:
+            raise ConfigError("config key 'data.download.url': must be set when data.source is download")
+        if data["download"]["mode"] == "files" and not data["pieces"]:
+            raise ConfigError("config key 'data.pieces': download mode 'files' needs the list of pieces to fetch")
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Reads a YAML config (the repository's config.yaml by default), applies overrides, validates."""
+    path = Path(path) if path else REPO_ROOT / "config.yaml"
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    for dotted, value in (overrides or {}).items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    return validate_config(config)

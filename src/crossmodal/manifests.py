@@ -1,0 +1,134 @@
+"""Parquet manifests: their schemas, an atomic writer and a checking reader.
+
+Every table that passes between workflow stages is one of the schemas below. A reader checks
+the file against its schema, so a stale or hand-edited manifest fails loudly where it is read,
+naming the file and the column, instead of somewhere downstream.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: One row per player (a "track"): what ingestion found, probed and decided about it.
+TRACKS_SCHEMA = pa.schema([
+    pa.field("track_id", pa.string(), nullable=False),       # 24_Pirates_3_va
+    pa.field("piece", pa.string(), nullable=False),          # 24_Pirates_vn_vn_va_vc
+    pa.field("piece_number", pa.int16(), nullable=False),
+    pa.field("part", pa.int16(), nullable=False),            # 1-based
+    pa.field("n_parts", pa.int16(), nullable=False),
+    pa.field("instrument", pa.string(), nullable=False),     # from the folder name
+    pa.field("instrument_code", pa.string(), nullable=False),
+    pa.field("video_path", pa.string(), nullable=False),
+    pa.field("audio_path", pa.string(), nullable=False),     # AuSep of this part
+    pa.field("notes_path", pa.string(), nullable=True),
+    pa.field("f0_path", pa.string(), nullable=True),
+    pa.field("video_duration_s", pa.float64(), nullable=False),
+    pa.field("audio_duration_s", pa.float64(), nullable=False),
+    pa.field("fps", pa.float64(), nullable=False),           # probed average frame rate
+    pa.field("video_width", pa.int32(), nullable=False),
+    pa.field("video_height", pa.int32(), nullable=False),
+    pa.field("audio_sr", pa.int32(), nullable=False),        # probed, before resampling
+    pa.field("audio_channels", pa.int16(), nullable=False),
+    pa.field("audio_sha256", pa.string(), nullable=False),   # of the decoded samples
+    pa.field("take_id", pa.string(), nullable=False),        # equal for byte-identical takes
+    pa.field("split", pa.string(), nullable=False),          # train | test
+])
+
+#: One row per 0.5 s window of one track, as extraction writes it (before the split is known).
+TRACK_WINDOWS_SCHEMA = pa.schema([
+    pa.field("track_id", pa.string(), nullable=False),
+    pa.field("window_index", pa.int32(), nullable=False),    # k, row k of the track's arrays
+    pa.field("start_s", pa.float64(), nullable=False),       # t = k * stride
+    pa.field("frame_index", pa.int32(), nullable=False),     # index of the frame in the video
+    pa.field("frame_time_s", pa.float64(), nullable=False),  # its presentation time, >= start_s
+    pa.field("audio_start", pa.int64(), nullable=False),     # sample offsets into audio.npy
+    pa.field("audio_stop", pa.int64(), nullable=False),
+])
+
+#: All windows of all tracks: the Sub-URMP image/sound pairs, with labels and split.
+WINDOWS_SCHEMA = pa.schema([
+    pa.field("window_id", pa.int64(), nullable=False),       # row number, 0..N-1
+    *TRACK_WINDOWS_SCHEMA,
+    pa.field("piece", pa.string(), nullable=False),
+    pa.field("instrument", pa.string(), nullable=False),
+    pa.field("label", pa.int16(), nullable=False),           # index into urmp.INSTRUMENT_NAMES
+    pa.field("take_id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),
+    pa.field("frames_path", pa.string(), nullable=False),    # uint8 [n, S, S, 3] .npy
+    pa.field("audio_path", pa.string(), nullable=False),     # float32 [samples] .npy, 44.1 kHz
+])
+
+SCHEMAS = {"tracks": TRACKS_SCHEMA, "track_windows": TRACK_WINDOWS_SCHEMA, "windows": WINDOWS_SCHEMA}
+
+
+class ManifestError(ValueError):
+    """A manifest does not match its schema; the message names the file and the column."""
+
+
+def _check(df: pd.DataFrame, schema: pa.Schema, where: str) -> None:
+    missing = [f.name for f in schema if f.name not in df.columns]
+    if missing:
+        raise ManifestError(f"{where}: missing column(s) {missing}")
+    extra = [c for c in df.columns if c not in schema.names]
+    if extra:
+        raise ManifestError(f"{where}: unexpected column(s) {extra}")
+    for field in schema:
+        if not field.nullable and df[field.name].isna().any():
+            row = int(df[field.name].isna().to_numpy().nonzero()[0][0])
+            raise ManifestError(f"{where}: column {field.name!r} is empty in row {row}")
+    if "split" in df.columns:
+        bad = sorted(set(df["split"]) - {"train", "test"})
+        if bad:
+            raise ManifestError(f"{where}: column 'split' holds {bad}; expected train or test")
+
+
+def to_table(df: pd.DataFrame, kind: str, where: str = "table") -> pa.Table:
+    """Checks ``df`` against the schema ``kind`` and converts it (columns in schema order)."""
+    schema = SCHEMAS[kind]
+    _check(df, schema, where)
+    try:
+        return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise ManifestError(f"{where}: does not fit the {kind} schema: {err}") from err
+
+
+def write(df: pd.DataFrame, path: str | os.PathLike, kind: str) -> None:
+    """Writes ``df`` as a ``kind`` manifest, atomically: a crash leaves no partial file."""
+    path = Path(path)
+    table = to_table(df, kind, where=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: str | os.PathLike, kind: str) -> pd.DataFrame:
+    """Reads a ``kind`` manifest and checks it against its schema."""
+    path = Path(path)
+    if not path.exists():
+        raise ManifestError(f"{path}: manifest does not exist")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ManifestError(f"{path}: not a readable Parquet file: {err}") from err
+    schema = SCHEMAS[kind]
+    for field in schema:
+        if field.name in table.schema.names and not table.schema.field(field.name).type.equals(field.type):
+            raise ManifestError(
+                f"{path}: column {field.name!r} has type {table.schema.field(field.name).type}, "
+                f"expected {field.type}"
+            )
+    df = table.to_pandas()
+    _check(df, schema, str(path))
+    return df[schema.names]
