@@ -14,6 +14,10 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/encoders.smk"
+include: "workflow/rules/gans.smk"
+include: "workflow/rules/evaluation.smk"
 
 
 rule all:

@@ -135,3 +135,18 @@ def list_piece_dirs(root: Path) -> list[Path]:
             "point data.local_root at the released Dataset/ folder"
         )
     return pieces
+
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+#: Real annotation files and score of piece 32 (from the released dataset), shipped as fixtures.
+REAL_PIECE_32_DIR = DATA_DIR / "32_Fugue_vn_vn_va_vc"
+
+
+def load_piece_list() -> dict[str, tuple[str, ...]]:
+    """All 44 URMP piece folders -> the instrument code each part's FILES use.
+
+    The file codes equal the folder's except for the 15_Surprise quirk (part 3: ``tpt`` in the
+    file names, trombone per the folder name).
+    """
+    rows = (DATA_DIR / "urmp_pieces.tsv").read_text().splitlines()[1:]
+    return {name: tuple(abbrs.split()) for name, abbrs in (row.split("\t") for row in rows if row.strip())}

@@ -1,0 +1,1 @@
+# Stage: evaluation (see the issue that builds it). Rules are added by that stage.

@@ -1,0 +1,1 @@
+# Stage: features (see the issue that builds it). Rules are added by that stage.
