@@ -1,0 +1,78 @@
+"""Config validation: defaults filled, mistakes refused with the key's name."""
+
+import copy
+
+import pytest
+import yaml
+
+from crossmodal.config import REPO_ROOT, ConfigError, load_config, validate_config
+
+
+def default_config():
+    return yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+
+
+def test_default_config_validates_and_fills_paper_values():
+    config = validate_config(default_config())
+    assert config["data"]["source"] == "demo"
+    assert config["dataset"] == {"window_s": 0.5, "stride_s": 0.1, "audio_sr": 44100, "image_size": 64}
+    assert config["split"]["train_fraction"] == 0.8
+    assert len(config["instruments"]) == 13
+    assert config["paths"] == {"results": "results", "resources": "resources"}
+
+
+def test_empty_config_gets_every_default():
+    config = validate_config({})
+    assert config["demo"]["fps"] == "30000/1001"
+    assert config["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "dotted, value, key",
+    [
+        ("dataset.strde_s", 0.1, "dataset.strde_s"),
+        ("bogus", 1, "bogus"),
+        ("dataset.stride_s", 0, "dataset.stride_s"),
+        ("dataset.stride_s", -0.1, "dataset.stride_s"),
+        ("dataset.image_size", "64", "dataset.image_size"),
+        ("split.train_fraction", 1.5, "split.train_fraction"),
+        ("data.source", "ftp", "data.source"),
+        ("instruments", ["violin", "piano"], "instruments.1"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(dotted, value, key):
+    config = default_config()
+    node = config
+    *parents, leaf = dotted.split(".")
+    for name in parents:
+        node = node.setdefault(name, {})
+    node[leaf] = value
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert f"'{key}'" in str(err.value)
+
+
+def test_window_shorter_than_stride_is_refused():
+    config = default_config()
+    config["dataset"].update(window_s=0.1, stride_s=0.2)
+    with pytest.raises(ConfigError, match="dataset.window_s"):
+        validate_config(config)
+
+
+def test_source_specific_keys_are_required():
+    config = copy.deepcopy(default_config())
+    config["data"]["source"] = "local"
+    with pytest.raises(ConfigError, match="data.local_root"):
+        validate_config(config)
+    config["data"]["source"] = "download"
+    with pytest.raises(ConfigError, match="data.download.url"):
+        validate_config(config)
+
+
+def test_load_config_applies_dotted_overrides_and_reports_bad_yaml(tmp_path):
+    config = load_config(overrides={"dataset.stride_s": 0.2})
+    assert config["dataset"]["stride_s"] == 0.2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)

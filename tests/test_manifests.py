@@ -1,0 +1,65 @@
+"""Parquet manifests: written atomically, checked against their schema where read."""
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from crossmodal import manifests
+
+
+def track_windows(n=3):
+    return pd.DataFrame({
+        "track_id": ["01_Jupiter_1_vn"] * n,
+        "window_index": range(n),
+        "start_s": [k * 0.1 for k in range(n)],
+        "frame_index": [3 * k for k in range(n)],
+        "frame_time_s": [3 * k / 29.97 for k in range(n)],
+        "audio_start": [4410 * k for k in range(n)],
+        "audio_stop": [4410 * k + 22050 for k in range(n)],
+    })
+
+
+def test_round_trip_keeps_schema_types_and_values(tmp_path):
+    path = tmp_path / "m" / "w.parquet"
+    manifests.write(track_windows(), path, "track_windows")
+    schema = pq.read_schema(path)
+    assert schema.field("window_index").type == pa.int32()
+    assert schema.field("audio_start").type == pa.int64()
+    back = manifests.read(path, "track_windows")
+    assert back["audio_stop"].tolist() == [22050, 26460, 30870]
+    assert not list(tmp_path.glob("m/.*tmp"))
+
+
+def test_missing_and_unexpected_columns_are_named(tmp_path):
+    with pytest.raises(manifests.ManifestError, match="frame_index"):
+        manifests.write(track_windows().drop(columns="frame_index"), tmp_path / "a.parquet", "track_windows")
+    with pytest.raises(manifests.ManifestError, match="extra_col"):
+        manifests.write(track_windows().assign(extra_col=1), tmp_path / "a.parquet", "track_windows")
+    assert not (tmp_path / "a.parquet").exists()
+
+
+def test_reader_refuses_wrong_types_and_names_the_file(tmp_path):
+    table = manifests.to_table(track_windows(), "track_windows")
+    i = table.schema.get_field_index("window_index")
+    table = table.set_column(i, "window_index", table["window_index"].cast(pa.float64()))
+    path = tmp_path / "w.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(manifests.ManifestError, match=r"w\.parquet.*window_index"):
+        manifests.read(path, "track_windows")
+
+
+def test_reader_refuses_unknown_split_values(tmp_path):
+    df = track_windows()
+    bad = pd.DataFrame({"track_id": ["x"], "split": ["validation"]})
+    with pytest.raises(manifests.ManifestError, match="validation"):
+        manifests._check(bad, pa.schema([("track_id", pa.string()), ("split", pa.string())]), "t")
+    assert len(df) == 3
+
+
+def test_reader_names_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(manifests.ManifestError, match="does not exist"):
+        manifests.read(tmp_path / "none.parquet", "windows")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    with pytest.raises(manifests.ManifestError, match="junk.parquet"):
+        manifests.read(tmp_path / "junk.parquet", "windows")
