@@ -1,0 +1,150 @@
+"""The training toolkit: learning, deterministic batches, checkpoints and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from crossmodal import training
+from crossmodal.training import CheckpointError, TrainingRun, gather, load_models, pick_device, read_metrics
+
+
+def _toy_data(n=256, seed=0):
+    """Two Gaussian blobs in 8-d, 2 classes, linearly separable."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 8)).astype(np.float32) + (2.0 * y[:, None] - 1.0) * 1.5
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _build(seed=0):
+    training.seed_everything(seed)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    return net, opt
+
+
+def _train(out_dir, epochs, stop_after=None, seed=0, **kwargs):
+    """Trains the toy net; ``stop_after`` simulates a kill after that many epochs."""
+    x, y = _toy_data()
+    net, opt = _build(seed)
+    run = TrainingRun(out_dir, {"net": net}, {"net": opt}, total_epochs=epochs, seed=seed,
+                      device=torch.device("cpu"), **kwargs)
+    for epoch in run.epochs():
+        net.train()
+        losses = []
+        for idx in run.batches(len(x), 32, epoch):
+            with run.autocast():
+                loss = nn.functional.cross_entropy(net(gather(x, idx, run.device)), gather(y, idx, run.device))
+            run.step(loss, "net")
+            losses.append(loss.item())
+        run.end_epoch(epoch, {"loss": float(np.mean(losses))})
+        if stop_after is not None and epoch + 1 == stop_after:
+            return net, run
+    return net, run
+
+
+def test_tiny_training_run_learns_separable_toy_set(tmp_path):
+    net, _ = _train(tmp_path / "run", epochs=5)
+    x, y = _toy_data(seed=1)
+    net.eval()
+    with torch.no_grad():
+        accuracy = (net(torch.from_numpy(x)).argmax(1).numpy() == y).mean()
+    assert accuracy > 0.9
+
+
+def test_resume_after_interruption_gives_same_weights_as_uninterrupted_run(tmp_path):
+    straight, _ = _train(tmp_path / "straight", epochs=6)
+    _train(tmp_path / "killed", epochs=6, stop_after=2)
+    resumed, run = _train(tmp_path / "killed", epochs=6)
+    assert run.start_epoch == 2
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    rows = read_metrics(tmp_path / "killed" / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    straight_rows = read_metrics(tmp_path / "straight" / "metrics.csv")
+    assert [r["loss"] for r in rows] == [r["loss"] for r in straight_rows]
+
+
+def test_resume_with_sparse_checkpoints_drops_metrics_rows_after_the_checkpoint(tmp_path):
+    _train(tmp_path / "run", epochs=6, stop_after=3, checkpoint_every=2)
+    assert len(read_metrics(tmp_path / "run" / "metrics.csv")) == 3
+    net, opt = _build()
+    run = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 6, seed=0, device=torch.device("cpu"),
+                      checkpoint_every=2)
+    assert run.start_epoch == 2
+    assert len(read_metrics(tmp_path / "run" / "metrics.csv")) == 2
+    straight, _ = _train(tmp_path / "straight", epochs=6, checkpoint_every=2)
+    resumed, _ = _train(tmp_path / "run", epochs=6, checkpoint_every=2)
+    assert [int(r["epoch"]) for r in read_metrics(tmp_path / "run" / "metrics.csv")] == [1, 2, 3, 4, 5, 6]
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True))
+
+
+def test_finished_run_resumes_with_no_epochs_left(tmp_path):
+    _train(tmp_path / "run", epochs=2)
+    _, run = _train(tmp_path / "run", epochs=2)
+    assert run.start_epoch == 2
+    assert list(run.epochs()) == []
+
+
+def test_batches_depend_only_on_seed_and_epoch(tmp_path):
+    net, opt = _build()
+    run = TrainingRun(tmp_path / "a", {"net": net}, {"net": opt}, 3, seed=7, device=torch.device("cpu"))
+    first = [b.tolist() for b in run.batches(10, 4, epoch=1)]
+    again = [b.tolist() for b in run.batches(10, 4, epoch=1)]
+    other = [b.tolist() for b in run.batches(10, 4, epoch=2)]
+    assert first == again != other
+    assert [len(b) for b in first] == [4, 4, 2]
+    assert sorted(sum(first, [])) == list(range(10))
+    assert [len(b) for b in run.batches(10, 4, epoch=1, drop_last=True)] == [4, 4]
+    assert [b.tolist() for b in run.batches(5, 2, epoch=0, shuffle=False)] == [[0, 1], [2, 3], [4]]
+
+
+def test_keep_every_writes_model_copies_loadable_with_load_models(tmp_path):
+    net, _ = _train(tmp_path / "run", epochs=4, keep_every=2)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert kept == ["epoch_0002.pt", "epoch_0004.pt"]
+    copy, _ = _build(seed=3)
+    load_models(tmp_path / "run" / "checkpoints" / "epoch_0004.pt", {"net": copy})
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), copy.state_dict().values(), strict=True))
+
+
+def test_save_final_round_trips_models_and_extra(tmp_path):
+    net, run = _train(tmp_path / "run", epochs=1)
+    run.save_final(tmp_path / "final.pt", extra={"mean": torch.ones(3), "classes": 2})
+    copy, _ = _build(seed=5)
+    extra = load_models(tmp_path / "final.pt", {"net": copy})
+    assert extra["classes"] == 2 and torch.equal(extra["mean"], torch.ones(3))
+    assert torch.equal(copy[0].weight, net[0].weight)
+    with pytest.raises(CheckpointError, match="other"):
+        load_models(tmp_path / "final.pt", {"other": copy})
+
+
+def test_checkpoint_of_other_models_is_refused_with_file_name(tmp_path):
+    _train(tmp_path / "run", epochs=1)
+    net = nn.Linear(3, 3)
+    with pytest.raises(CheckpointError, match="checkpoint.pt"):
+        TrainingRun(tmp_path / "run", {"other": net}, {"other": torch.optim.SGD(net.parameters(), lr=0.1)},
+                    2, seed=0, device=torch.device("cpu"))
+
+
+def test_pick_device_cpu_and_rejects_unknown_names():
+    assert pick_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert pick_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA"):
+            pick_device("cuda")
+    with pytest.raises(ValueError, match="tpu"):
+        pick_device("tpu")
+
+
+def test_gather_keeps_index_order_from_memmap(tmp_path):
+    data = np.arange(20, dtype=np.float32).reshape(10, 2)
+    np.save(tmp_path / "a.npy", data)
+    mm = np.load(tmp_path / "a.npy", mmap_mode="r")
+    rows = gather(mm, np.array([7, 2, 9]), torch.device("cpu"))
+    assert rows.dtype == torch.float32
+    assert rows[:, 0].tolist() == [14.0, 4.0, 18.0]
+    assert gather(np.arange(5), np.array([3, 1]), torch.device("cpu")).dtype == torch.int64
