@@ -1,0 +1,104 @@
+"""Generated LMS back to audio, so that a user can listen to what I2S makes (beyond the paper).
+
+The paper evaluates I2S on spectrograms only because the LMS drops the phase and merges
+frequency bins (Sec. 5.4). Griffin-Lim still gives an audible estimate: undo the log, solve
+the mel filter bank back to a linear magnitude STFT (non-negative least squares), then
+iterate phase estimates. This is librosa.feature.inverse.mel_to_audio split in its two steps
+so that Griffin-Lim's random initial phase comes from a seed instead of the global RNG.
+
+The LMS parameters (sr, n_fft, hop_length, n_mels, fmin, fmax, log scale, magnitude power)
+must be those of the features stage that made the training LMS.
+"""
+
+from __future__ import annotations
+
+import os
+
+import librosa
+import numpy as np
+import soundfile
+
+from crossmodal.evaluation.outputs import atomic_path
+
+#: How the features stage takes the log of the mel spectrogram: "db" = 10 log10(power mel)
+#: / 20 log10(amplitude mel) as librosa's power_to_db / amplitude_to_db, "ln" = natural log
+#: of (mel + eps).
+LOG_SCALES = ("db", "ln")
+
+
+def undo_log(lms: np.ndarray, scale: str = "db", power: float = 1.0, eps: float = 1e-6) -> np.ndarray:
+    """Mel magnitudes (to the ``power`` of the features' mel spectrogram) from an LMS.
+
+    lms: float [n_mels, t]. scale: one of LOG_SCALES. power: 1 for an amplitude mel, 2 for
+    a power mel (decides the dB factor: 20 or 10). eps: the offset the "ln" scale added.
+    """
+    lms = np.asarray(lms, dtype=np.float64)
+    if scale == "db":
+        return np.power(10.0, lms * power / 20.0)  # dB = (20 / power) log10(mel)
+    if scale == "ln":
+        return np.maximum(np.exp(lms) - eps, 0.0)
+    raise ValueError(f"unknown LMS log scale {scale!r}; expected one of {LOG_SCALES}")
+
+
+def stretch_frames(lms: np.ndarray, n_frames: int) -> np.ndarray:
+    """Linear interpolation along time: [n_mels, t] -> [n_mels, n_frames].
+
+    I2S generates 128 x 34 LMS (the real 128 x 44 resized for the generator, Sec. 3.3); they
+    are stretched back to 44 frames, i.e. 0.5 s at the features' hop, before inversion.
+    """
+    lms = np.asarray(lms, dtype=np.float64)
+    if lms.ndim != 2 or lms.shape[1] < 1 or n_frames < 1:
+        raise ValueError(f"cannot stretch an LMS of shape {lms.shape} to {n_frames} frames")
+    if lms.shape[1] == n_frames:
+        return lms.copy()
+    source = np.linspace(0.0, 1.0, lms.shape[1]) if lms.shape[1] > 1 else np.zeros(1)
+    target = np.linspace(0.0, 1.0, n_frames)
+    return np.stack([np.interp(target, source, row) for row in lms])
+
+
+def lms_to_audio(lms: np.ndarray, *, sr: int = 44100, n_fft: int = 2048, hop_length: int = 512,
+                 fmin: float = 0.0, fmax: float | None = None, scale: str = "db", power: float = 1.0,
+                 eps: float = 1e-6, n_iter: int = 64, length: int | None = None,
+                 seed: int = 0) -> np.ndarray:
+    """Griffin-Lim estimate of the waveform of an LMS.
+
+    lms: float [n_mels, t] log mel spectrogram (the number of mel bands is read from it).
+    Returns float32 [samples] at ``sr`` (``length`` samples when given, else t * hop_length
+    less the centring padding, as librosa.istft gives).
+    """
+    mel = undo_log(lms, scale=scale, power=power, eps=eps)
+    stft = librosa.feature.inverse.mel_to_stft(mel, sr=sr, n_fft=n_fft, power=power,
+                                               fmin=fmin, fmax=fmax)
+    audio = librosa.griffinlim(stft, n_iter=n_iter, hop_length=hop_length, n_fft=n_fft,
+                               length=length, random_state=seed)
+    return audio.astype(np.float32)
+
+
+def join_clips(clips: list[np.ndarray], sr: int, gap_s: float = 0.1) -> np.ndarray:
+    """One listening file from several 0.5 s clips, with ``gap_s`` of silence between them
+    (generated windows are independent, so they are not cross-faded into a fake phrase)."""
+    if not clips:
+        raise ValueError("no clips to join")
+    gap = np.zeros(int(round(gap_s * sr)), dtype=np.float32)
+    parts = []
+    for i, clip in enumerate(clips):
+        if i:
+            parts.append(gap)
+        parts.append(np.asarray(clip, dtype=np.float32))
+    return np.concatenate(parts)
+
+
+def normalize_peak(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    """Scales audio so its largest absolute sample is ``peak`` (silence stays silence)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    top = float(np.abs(audio).max()) if audio.size else 0.0
+    return audio if top == 0.0 else audio * np.float32(peak / top)
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int) -> None:
+    """Writes mono float audio as 16-bit PCM WAV, atomically."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"{path}: expected mono audio [samples], got shape {audio.shape}")
+    with atomic_path(path) as tmp:
+        soundfile.write(tmp, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
