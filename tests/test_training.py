@@ -148,3 +148,14 @@ def test_gather_keeps_index_order_from_memmap(tmp_path):
     assert rows.dtype == torch.float32
     assert rows[:, 0].tolist() == [14.0, 4.0, 18.0]
     assert gather(np.arange(5), np.array([3, 1]), torch.device("cpu")).dtype == torch.int64
+
+
+def test_checkpoint_with_other_signature_is_ignored_and_run_starts_over(tmp_path):
+    _train(tmp_path / "run", epochs=3, signature="lr=0.01")
+    net, opt = _build()
+    run = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=0, device=torch.device("cpu"),
+                      signature="lr=0.1")
+    assert run.start_epoch == 0
+    same = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=0, device=torch.device("cpu"),
+                       signature="lr=0.01")
+    assert same.start_epoch == 3

@@ -181,6 +181,11 @@ class TrainingRun:
     ``keep_every`` is set, ``checkpoints/epoch_XXXX.pt`` (models only, after XXXX epochs; the
     same format as :meth:`save_final`, readable with :func:`load_models`).
 
+    ``signature`` (optional) names the settings the weights depend on (hyper-parameters, input
+    sizes, data): a checkpoint written under another signature is stale, so the run starts
+    over instead of resuming from it (and overwrites it at its first checkpoint). Leave the
+    epoch count out of it so a run can be extended by raising ``total_epochs``.
+
     ``state`` is a dict of the caller's own picklable values (plain types and tensors) saved
     and restored with the checkpoint, e.g. the stage of a greedy layer-wise training.
     """
@@ -196,6 +201,7 @@ class TrainingRun:
         amp: bool = True,
         checkpoint_every: int = 1,
         keep_every: int | None = None,
+        signature: str | None = None,
     ) -> None:
         if total_epochs < 0:
             raise ValueError(f"total_epochs must be >= 0, got {total_epochs}")
@@ -210,6 +216,7 @@ class TrainingRun:
         self.device = torch.device(device)
         self.checkpoint_every = int(checkpoint_every)
         self.keep_every = keep_every
+        self.signature = signature
         self.state: dict[str, Any] = {}
         self.metrics: list[dict[str, float]] = []
         cuda = self.device.type == "cuda"
@@ -241,6 +248,10 @@ class TrainingRun:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, EOFError, ValueError) as err:
             raise CheckpointError(f"{path}: cannot resume from this checkpoint ({err}); delete it to start over") from err
+        if ckpt.get("signature") != self.signature:
+            log.warning("%s was written with other settings (%s, now %s); starting over",
+                        path, ckpt.get("signature"), self.signature)
+            return
         if set(ckpt["models"]) != set(self.models) or set(ckpt["optimizers"]) != set(self.optimizers):
             raise CheckpointError(
                 f"{path}: holds models {sorted(ckpt['models'])} and optimizers {sorted(ckpt['optimizers'])}, "
@@ -337,6 +348,7 @@ class TrainingRun:
             {
                 "epochs_done": epochs_done,
                 "seed": self.seed,
+                "signature": self.signature,
                 "models": {n: m.state_dict() for n, m in self.models.items()},
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "scalers": {n: s.state_dict() for n, s in self.scalers.items()},

@@ -1,0 +1,103 @@
+"""Array stores: the windows' frames and audio from the per-track arrays, and the feature stores.
+
+Windows are never files of their own (80,805 on full URMP). Their images and sound live in one
+``frames.npy`` and one ``audio.npy`` per track, indexed by the windows manifest; features and
+encodings live in one ``.npy`` per representation with row i = window_id i. Readers memory-map
+so a training job touches only the rows it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class StoreError(ValueError):
+    """An array store is missing or does not match the manifest; names the file."""
+
+
+def _open_npy(path: str | os.PathLike) -> np.ndarray:
+    path = Path(path)
+    try:
+        return np.load(path, mmap_mode="r")
+    except FileNotFoundError as err:
+        raise StoreError(f"{path}: array file does not exist") from err
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path}: not a readable .npy array: {err}") from err
+
+
+def _by_track(windows: pd.DataFrame, path_column: str):
+    """(positions in ``windows``, the track's file) for each distinct file, in first-use order."""
+    positions = np.arange(len(windows))
+    for path, rows in pd.Series(positions).groupby(windows[path_column].to_numpy(), sort=False):
+        yield rows.to_numpy(), path
+
+
+def load_frames(windows: pd.DataFrame) -> np.ndarray:
+    """The windows' images, uint8 [N, S, S, 3] RGB in the rows' order.
+
+    ``windows``: rows of the windows manifest (any subset, any order); each track's
+    ``frames.npy`` is memory-mapped once and its rows ``window_index`` are gathered.
+    """
+    out: np.ndarray | None = None
+    for rows, path in _by_track(windows, "frames_path"):
+        frames = _open_npy(path)
+        index = windows["window_index"].to_numpy()[rows]
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise StoreError(f"{path}: expected uint8 [n, S, S, 3] frames, found {frames.dtype} {frames.shape}")
+        if index.max(initial=-1) >= len(frames):
+            raise StoreError(f"{path}: has {len(frames)} frames, the manifest asks for window {index.max()}")
+        if out is None:
+            out = np.empty((len(windows), *frames.shape[1:]), dtype=np.uint8)
+        elif frames.shape[1:] != out.shape[1:]:
+            raise StoreError(f"{path}: frames of shape {frames.shape[1:]}, other tracks have {out.shape[1:]}")
+        out[rows] = frames[index]
+    return out if out is not None else np.empty((0, 0, 0, 3), dtype=np.uint8)
+
+
+def load_window_audio(windows: pd.DataFrame) -> np.ndarray:
+    """The windows' sound, float32 [N, window_samples], ``audio[audio_start:audio_stop]`` per row."""
+    lengths = (windows["audio_stop"] - windows["audio_start"]).to_numpy()
+    if len(lengths) == 0:
+        return np.empty((0, 0), dtype=np.float32)
+    if (lengths != lengths[0]).any() or lengths[0] <= 0:
+        raise StoreError(f"windows have unequal or empty audio spans: {sorted(set(lengths.tolist()))[:5]}")
+    n = int(lengths[0])
+    out = np.empty((len(windows), n), dtype=np.float32)
+    for rows, path in _by_track(windows, "audio_path"):
+        audio = _open_npy(path)
+        starts = windows["audio_start"].to_numpy()[rows]
+        if audio.ndim != 1:
+            raise StoreError(f"{path}: expected mono float32 [samples], found shape {audio.shape}")
+        if starts.min() < 0 or starts.max() + n > len(audio):
+            raise StoreError(f"{path}: has {len(audio)} samples, a window reaches sample {starts.max() + n}")
+        # One strided view of every possible window; fancy-index the ones asked for.
+        view = np.lib.stride_tricks.sliding_window_view(audio, n)
+        out[rows] = view[starts]
+    return out
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Writes ``array`` as ``.npy`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.asarray(array))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_array(path: str | os.PathLike, rows: int | None = None) -> np.ndarray:
+    """A read-only memmap of a store; with ``rows``, checks it has that many rows (one per window)."""
+    array = _open_npy(path)
+    if rows is not None and len(array) != rows:
+        raise StoreError(f"{path}: has {len(array)} rows, the windows manifest has {rows}; rerun its rule")
+    return array
