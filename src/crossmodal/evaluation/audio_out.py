@@ -6,8 +6,11 @@ the mel filter bank back to a linear magnitude STFT (non-negative least squares)
 iterate phase estimates. This is librosa.feature.inverse.mel_to_audio split in its two steps
 so that Griffin-Lim's random initial phase comes from a seed instead of the global RNG.
 
-The LMS parameters (sr, n_fft, hop_length, n_mels, fmin, fmax, log scale, magnitude power)
-must be those of the features stage that made the training LMS.
+The LMS parameters must be those of the features stage that made the training LMS
+(crossmodal.features: LMS = librosa.power_to_db of the mel power spectrum, with its ref, htk
+and mel norm); :func:`feature_kwargs` takes them from a ``features.FeatureParams``. The
+features' top_db clipping cannot be undone: clipped bins come back at the floor, which is
+quiet enough (80 dB below the window's peak) not to matter for listening.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ from crossmodal.evaluation.outputs import atomic_path
 LOG_SCALES = ("db", "ln")
 
 
-def undo_log(lms: np.ndarray, scale: str = "db", power: float = 1.0, eps: float = 1e-6) -> np.ndarray:
+def undo_log(lms: np.ndarray, scale: str = "db", power: float = 2.0, eps: float = 1e-6,
+             ref: float = 1.0) -> np.ndarray:
     """Mel magnitudes (to the ``power`` of the features' mel spectrogram) from an LMS.
 
     lms: float [n_mels, t]. scale: one of LOG_SCALES. power: 1 for an amplitude mel, 2 for
     a power mel (decides the dB factor: 20 or 10). eps: the offset the "ln" scale added.
+    ref: the dB reference (power_to_db's ``ref``, a number).
     """
     lms = np.asarray(lms, dtype=np.float64)
     if scale == "db":
-        return np.power(10.0, lms * power / 20.0)  # dB = (20 / power) log10(mel)
+        return ref * np.power(10.0, lms * power / 20.0)  # dB = (20 / power) log10(mel / ref)
     if scale == "ln":
         return np.maximum(np.exp(lms) - eps, 0.0)
     raise ValueError(f"unknown LMS log scale {scale!r}; expected one of {LOG_SCALES}")
@@ -56,19 +61,28 @@ def stretch_frames(lms: np.ndarray, n_frames: int) -> np.ndarray:
     return np.stack([np.interp(target, source, row) for row in lms])
 
 
+def feature_kwargs(params) -> dict:
+    """The keyword arguments of :func:`lms_to_audio` that match a features.FeatureParams."""
+    return {"sr": params.sr, "n_fft": params.n_fft, "hop_length": params.hop_length,
+            "fmin": params.fmin, "fmax": params.fmax, "htk": params.htk,
+            "mel_norm": params.mel_norm, "ref": params.ref, "scale": "db", "power": 2.0}
+
+
 def lms_to_audio(lms: np.ndarray, *, sr: int = 44100, n_fft: int = 2048, hop_length: int = 512,
-                 fmin: float = 0.0, fmax: float | None = None, scale: str = "db", power: float = 1.0,
-                 eps: float = 1e-6, n_iter: int = 64, length: int | None = None,
+                 fmin: float = 0.0, fmax: float | None = None, htk: bool = False,
+                 mel_norm: str | None = "slaney", scale: str = "db", power: float = 2.0,
+                 ref: float = 1.0, eps: float = 1e-6, n_iter: int = 64, length: int | None = None,
                  seed: int = 0) -> np.ndarray:
     """Griffin-Lim estimate of the waveform of an LMS.
 
     lms: float [n_mels, t] log mel spectrogram (the number of mel bands is read from it).
+    The defaults are those of the features stage: dB of the mel power spectrum, Slaney mel.
     Returns float32 [samples] at ``sr`` (``length`` samples when given, else t * hop_length
     less the centring padding, as librosa.istft gives).
     """
-    mel = undo_log(lms, scale=scale, power=power, eps=eps)
+    mel = undo_log(lms, scale=scale, power=power, eps=eps, ref=ref)
     stft = librosa.feature.inverse.mel_to_stft(mel, sr=sr, n_fft=n_fft, power=power,
-                                               fmin=fmin, fmax=fmax)
+                                               fmin=fmin, fmax=fmax, htk=htk, norm=mel_norm)
     audio = librosa.griffinlim(stft, n_iter=n_iter, hop_length=hop_length, n_fft=n_fft,
                                length=length, random_state=seed)
     return audio.astype(np.float32)
