@@ -87,3 +87,26 @@ def video_info(path: str | os.PathLike) -> dict[str, Any]:
         "codec": v.get("codec_name"),
         "n_frames": int(v["nb_frames"]) if str(v.get("nb_frames", "")).isdigit() else None,
     }
+
+
+def audio_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Sample rate (Hz), channels, frames (samples per channel) and duration (s) of a sound file.
+
+    Read from the file's header with libsndfile (soundfile.info), so nothing is decoded.
+    MediaError naming the file when it is missing or not a readable sound file.
+    """
+    import soundfile
+
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: file does not exist")
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError) as err:
+        raise MediaError(f"{path}: not a readable sound file ({err})") from err
+    return {
+        "sr": int(info.samplerate),
+        "channels": int(info.channels),
+        "frames": int(info.frames),
+        "duration_s": info.frames / info.samplerate if info.samplerate else 0.0,
+    }

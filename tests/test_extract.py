@@ -1,0 +1,310 @@
+"""Extraction of one track: window arithmetic, first-frame choice, alignment, panels, bad input."""
+
+import logging
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from crossmodal import cli, extract, manifests, media
+
+NTSC = Fraction(30000, 1001)
+
+
+def write_video(path, frames, fps="30000/1001", lossless=True, faststart=False):
+    """Encodes uint8 [n, H, W, 3] frames as H.264 MP4 (lossless RGB, so pixel values survive)."""
+    n, h, w, _ = frames.shape
+    codec = ["-c:v", "libx264rgb", "-qp", "0"] if lossless else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    cmd = [media.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", fps, "-i", "-", *codec,
+           *(["-movflags", "+faststart"] if faststart else []), str(path)]
+    subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), check=True)
+    return path
+
+
+def indexed_frames(n, h=32, w=64):
+    """Frame i is filled with red = i % 256, green = i // 256: each frame encodes its index."""
+    frames = np.zeros((n, h, w, 3), np.uint8)
+    frames[..., 0] = (np.arange(n) % 256)[:, None, None]
+    frames[..., 1] = (np.arange(n) // 256)[:, None, None]
+    return frames
+
+
+def write_audio(path, seconds, sr=48000, channels=1, fill=None, subtype="PCM_24"):
+    n = int(round(seconds * sr))
+    data = np.zeros((n, channels), np.float32) if fill is None else fill(n, channels)
+    sf.write(str(path), data, sr, subtype=subtype)
+    return path
+
+
+def run_extract(video, audio, panel=1, panels=1, **kw):
+    args = dict(window_s=0.5, stride_s=0.1, sr=44100, image_size=16, threads=1) | kw
+    return extract.extract_track("01_Test_1_vn", video, audio, panel, panels, **args)
+
+
+# --- window arithmetic --------------------------------------------------------------------------
+
+GRID = extract.WindowGrid(window_ms=500, stride_ms=100, sr=44100)
+
+
+def test_window_count_includes_window_ending_exactly_at_duration():
+    k = 35
+    assert GRID.count(k * 4410 + 22050) == k + 1
+
+
+def test_window_count_excludes_partial_last_window():
+    assert GRID.count(35 * 4410 + 22050 - 1) == 35
+
+
+def test_window_count_is_zero_when_shorter_than_one_window():
+    assert GRID.count(22049) == 0
+    assert GRID.count(22050) == 1
+
+
+def test_window_count_matches_floor_formula_for_probed_second_durations():
+    for seconds in (0.5, 0.55, 4.0, 4.004, 12.3456, 239.99):
+        d = extract.duration_samples(seconds, 44100)
+        assert GRID.count(d) == int(np.floor(round((seconds - 0.5) / 0.1, 6))) + 1, seconds
+
+
+def test_window_starts_do_not_drift_over_thousands_of_steps():
+    starts = GRID.start_samples(100_001)
+    assert starts[100_000] == 100_000 * 4410
+    assert GRID.start_ms(100_001)[100_000] / 1000 == 10_000.0
+
+
+def test_stride_that_is_not_whole_samples_floors_each_start_and_keeps_window_length():
+    grid = extract.WindowGrid(window_ms=500, stride_ms=30, sr=22050)  # 661.5 samples a stride
+    starts = grid.start_samples(11)
+    assert list(starts[:3]) == [0, 661, 1323] and starts[10] == 6615
+    assert grid.win_samples == 11025
+    # Window k fits iff its floored start + window length <= D.
+    d = int(starts[10]) + grid.win_samples
+    assert grid.count(d) == 11 and grid.count(d - 1) == 10
+
+
+def test_window_not_whole_milliseconds_is_refused():
+    with pytest.raises(ValueError, match="stride"):
+        extract.to_ms(0.1234, "stride")
+
+
+# --- frame choice ---------------------------------------------------------------------------------
+
+def test_first_frame_at_or_after_each_start_at_29_97_fps():
+    pts = np.arange(400) * 1001  # time base 1/30000
+    starts = GRID.start_ms(130)
+    chosen = extract.choose_frames(pts, Fraction(1, 30000), starts)
+    times = pts * Fraction(1, 30000)
+    for k, i in enumerate(chosen):
+        t = Fraction(int(starts[k]), 1000)
+        assert times[i] >= t and (i == 0 or times[i - 1] < t), k
+    # 0.1 s is 2.997 frame periods: the frame gaps alternate 3, 3, 3, ... with a 4 now and then.
+    assert list(chosen[:5]) == [0, 3, 6, 9, 12]
+    assert chosen[10] == 30  # 1.0 s: frame 30 is at 1.001 s, frame 29 at 0.9676 s
+
+
+def test_frame_exactly_at_window_start_is_taken():
+    chosen = extract.choose_frames(np.array([0, 50, 100, 150]), Fraction(1, 1000), np.array([0, 100]))
+    assert list(chosen) == [0, 2]
+
+
+def test_windows_past_the_last_frame_get_no_frame():
+    chosen = extract.choose_frames(np.array([0, 1000]), Fraction(1, 1000), np.array([0, 500, 1500]))
+    assert list(chosen) == [0, 1, -1]
+
+
+def test_each_window_image_is_the_first_decoded_frame_at_or_after_its_start(tmp_path):
+    n = 90  # 3.003 s at 29.97 fps
+    video = write_video(tmp_path / "v.mp4", indexed_frames(n))
+    audio = write_audio(tmp_path / "a.wav", 3.0)
+    frames, _, windows = run_extract(video, audio)
+    assert len(windows) == 26  # floor((3.0 - 0.5) / 0.1) + 1
+    for k, row in windows.iterrows():
+        i = int(row["frame_index"])
+        # First frame i with i / 29.97 >= k / 10 (exact rationals).
+        expected = next(j for j in range(n) if j / NTSC >= Fraction(k, 10))
+        assert i == expected, k
+        assert row["frame_time_s"] == pytest.approx(float(i / NTSC))
+        assert row["frame_time_s"] >= row["start_s"]
+        decoded_index = int(frames[k, 8, 8, 0]) + 256 * int(frames[k, 8, 8, 1])
+        assert decoded_index == i, k
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+def test_audio_click_and_flash_land_in_the_window_starting_with_them(tmp_path):
+    n = 90
+    flash_frame = 36  # first frame at or after 1.2 s: 36 / 29.97 = 1.2012 s
+    frames = np.zeros((n, 32, 32, 3), np.uint8)
+    frames[flash_frame:] = 255
+    video = write_video(tmp_path / "v.mp4", frames)
+
+    def click(samples, channels):
+        y = np.zeros((samples, channels), np.float32)
+        y[int(1.2012 * 48000), :] = 0.9  # the click sounds with the flash
+        return y
+
+    audio = write_audio(tmp_path / "a.wav", 3.0, fill=click)
+    images, y, windows = run_extract(video, audio)
+    w = windows.set_index("window_index")
+    peak = int(np.argmax(np.abs(y)))
+    assert abs(peak - round(1.2012 * 44100)) <= 2
+    # Window 12 starts at 1.2 s: its image is the flash and its sound starts with the click.
+    assert images[12].min() > 200 and images[11].max() < 50
+    start, stop = w.at[12, "audio_start"], w.at[12, "audio_stop"]
+    assert start == 12 * 4410 and stop - start == 22050
+    assert 0 <= peak - start < 0.01 * 44100
+    # Window 7 ends at 1.2 s, just before the click; window 8 holds it near its end.
+    assert w.at[7, "audio_stop"] <= peak < w.at[8, "audio_stop"]
+
+
+def test_stereo_is_downmixed_to_the_channel_mean(tmp_path):
+    def stereo(samples, channels):
+        return np.stack([np.full(samples, 0.4), np.full(samples, 0.2)], axis=1).astype(np.float32)
+
+    path = write_audio(tmp_path / "s.wav", 1.0, sr=44100, channels=2, fill=stereo, subtype="FLOAT")
+    y = extract.load_audio(path, 44100)
+    assert y.dtype == np.float32 and y.shape == (44100,)
+    assert np.allclose(y, 0.3)
+
+
+def test_resampling_matches_librosa_soxr_hq():
+    import librosa
+
+    t = np.arange(48000) / 48000
+    y = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    ours = extract.resample(y, 48000, 44100)
+    theirs = librosa.resample(y, orig_sr=48000, target_sr=44100, res_type="soxr_hq")
+    assert ours.shape == theirs.shape == (44100,)
+    assert np.allclose(ours, theirs, atol=1e-6)
+
+
+def test_audio_npy_holds_the_whole_track_at_the_target_rate(tmp_path):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(60))
+    audio = write_audio(tmp_path / "a.wav", 1.5, sr=22050)
+    _, y, windows = run_extract(video, audio)
+    assert y.shape == (66150,) and y.dtype == np.float32
+    assert windows["audio_stop"].max() <= len(y)
+
+
+# --- panels ------------------------------------------------------------------------------------
+
+def test_panel_crop_splits_width_into_equal_panels():
+    assert extract.panel_crop(1920, 1080, 3, 4) == (960, 0, 480, 1080)
+    assert extract.panel_crop(1920, 1080, 5, 5) == (1536, 0, 384, 1080)
+    with pytest.raises(ValueError, match="panel 4"):
+        extract.panel_crop(1920, 1080, 4, 3)
+
+
+@pytest.mark.parametrize("panel", [1, 3, 4])
+def test_panel_crop_picks_the_right_player(tmp_path, panel):
+    colors = np.array([[200, 0, 0], [0, 200, 0], [0, 0, 200], [200, 200, 0]], np.uint8)
+    frames = np.zeros((30, 32, 128, 3), np.uint8)
+    for p in range(4):
+        frames[:, :, 32 * p:32 * (p + 1)] = colors[p]
+    video = write_video(tmp_path / "v.mp4", frames)
+    audio = write_audio(tmp_path / "a.wav", 1.0)
+    images, _, _ = run_extract(video, audio, panel=panel, panels=4)
+    assert images.shape == (6, 16, 16, 3)
+    assert np.abs(images.astype(int) - colors[panel - 1]).max() <= 2
+
+
+def test_ordinary_yuv420_h264_video_is_decoded_too(tmp_path):
+    frames = np.full((45, 48, 96, 3), 128, np.uint8)
+    video = write_video(tmp_path / "v.mp4", frames, lossless=False)
+    audio = write_audio(tmp_path / "a.wav", 1.5)
+    images, _, windows = run_extract(video, audio, panel=2, panels=2, image_size=8)
+    assert images.shape == (11, 8, 8, 3) and len(windows) == 11
+    assert np.abs(images.astype(int) - 128).max() <= 3
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+def test_audio_shorter_than_video_sets_the_duration_and_warns(tmp_path, caplog):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(90))
+    audio = write_audio(tmp_path / "a.wav", 1.0)
+    with caplog.at_level(logging.WARNING, logger="crossmodal.extract"):
+        _, _, windows = run_extract(video, audio)
+    assert len(windows) == 6
+    assert "shorter than the video" in caplog.text
+
+
+def test_video_shorter_than_one_window_is_an_error_naming_it(tmp_path):
+    video = write_video(tmp_path / "short.mp4", indexed_frames(10))
+    audio = write_audio(tmp_path / "a.wav", 2.0)
+    with pytest.raises(media.MediaError, match="short.mp4.*shorter than one window"):
+        run_extract(video, audio)
+
+
+def test_missing_audio_is_an_error_naming_it(tmp_path):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(30))
+    with pytest.raises(media.MediaError, match="nothere.wav.*does not exist"):
+        run_extract(video, tmp_path / "nothere.wav")
+
+
+def test_audio_with_zero_samples_is_an_error_naming_it(tmp_path):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(30))
+    audio = write_audio(tmp_path / "empty.wav", 0.0)
+    with pytest.raises(media.MediaError, match="empty.wav.*0 samples"):
+        run_extract(video, audio)
+
+
+def test_corrupt_video_is_an_error_naming_it(tmp_path):
+    video = tmp_path / "junk.mp4"
+    video.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    audio = write_audio(tmp_path / "a.wav", 2.0)
+    with pytest.raises(media.MediaError, match="junk.mp4"):
+        run_extract(video, audio)
+
+
+def test_truncated_video_yielding_too_few_frames_is_an_error_naming_it(tmp_path):
+    # faststart puts the index first, so a cut file still probes at its full duration.
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (120, 32, 64, 3), dtype=np.uint8)  # noise: frames of even size
+    full = write_video(tmp_path / "full.mp4", frames, faststart=True)
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert media.video_info(cut)["duration_s"] > 3.9
+    audio = write_audio(tmp_path / "a.wav", 4.0)
+    with pytest.raises(media.MediaError, match="cut.mp4.*truncated"):
+        run_extract(cut, audio)
+
+
+def test_cli_writes_three_outputs_with_matching_shapes(tmp_path):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(60, w=128))
+    audio = write_audio(tmp_path / "a.wav", 2.0, channels=2)
+    out = tmp_path / "out"
+    rc = cli.main(["extract", "--track-id", "01_Test_2_vc", "--video", str(video), "--audio", str(audio),
+                   "--panel", "2", "--panels", "2", "--window", "0.5", "--stride", "0.1", "--sr", "44100",
+                   "--image-size", "64", "--threads", "2", "--out-dir", str(out)])
+    assert rc == 0
+    assert sorted(p.name for p in out.iterdir()) == ["audio.npy", "frames.npy", "windows.parquet"]
+    frames, y = np.load(out / "frames.npy"), np.load(out / "audio.npy")
+    windows = manifests.read(out / "windows.parquet", "track_windows")
+    assert frames.shape == (16, 64, 64, 3) and frames.dtype == np.uint8
+    assert y.dtype == np.float32 and y.shape == (88200,)
+    assert (windows["audio_stop"] - windows["audio_start"]).eq(22050).all()
+    assert set(windows["track_id"]) == {"01_Test_2_vc"}
+
+
+def test_failed_cli_run_leaves_no_output(tmp_path):
+    video = write_video(tmp_path / "v.mp4", indexed_frames(30))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in extract.OUTPUTS:  # stale outputs of an earlier run
+        (out / name).write_bytes(b"old")
+    rc = cli.main(["extract", "--track-id", "01_Test_1_vn", "--video", str(video), "--audio",
+                   str(tmp_path / "missing.wav"), "--panel", "1", "--panels", "1", "--out-dir", str(out)])
+    assert rc == 1
+    assert list(out.iterdir()) == []
+
+
+def test_write_outputs_failure_leaves_neither_outputs_nor_temp_files(tmp_path):
+    bad = pd.DataFrame({"track_id": ["x"]})  # not a track_windows table
+    with pytest.raises(manifests.ManifestError):
+        extract.write_outputs(tmp_path, np.zeros((1, 2, 2, 3), np.uint8), np.zeros(4, np.float32), bad)
+    assert list(tmp_path.iterdir()) == []
