@@ -288,3 +288,32 @@ def test_clicking_through_the_page_downloads_the_expected_score_csv(tmp_path, br
     # What the browser saved goes straight into the unblinding.
     table = he.score_table(he.read_scores([saved]), key)
     assert table.loc[table.instrument == "all", "n_scores"].sum() == 11
+
+
+# --- the CLI step ----------------------------------------------------------------------------
+
+def test_report_step_writes_table4_and_fig8_from_a_scores_folder(tmp_path):
+    from crossmodal import cli
+
+    sets, _ = image_sets()
+    key = he.write_page(tmp_path / "page", sets, seed=2)
+    (tmp_path / "scores").mkdir()
+    write_scores(tmp_path / "scores" / "ann.csv", [(r.set_id, r.image_slot, 2) for r in key.itertuples()], "ann")
+    argv = ["human-eval-report", "--key", str(tmp_path / "page" / "key.csv"), "--scores-dir",
+            str(tmp_path / "scores"), "--table", str(tmp_path / "t4.csv"), "--fig8", str(tmp_path / "fig8.png")]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(tmp_path / "t4.csv")
+    assert set(table.loc[table.instrument == "all", "mean_score"]) == {2.0}
+    assert (tmp_path / "fig8.png").stat().st_size > 1000
+
+
+def test_report_step_without_score_files_fails_naming_the_folder(tmp_path, caplog):
+    from crossmodal import cli
+
+    sets, _ = image_sets()
+    he.write_page(tmp_path, sets, seed=2)
+    argv = ["human-eval-report", "--key", str(tmp_path / "key.csv"), "--scores-dir", str(tmp_path / "none"),
+            "--table", str(tmp_path / "t4.csv"), "--fig8", str(tmp_path / "fig8.png")]
+    assert cli.main(argv) == 1
+    assert "no score files" in caplog.text and "none" in caplog.text
+    assert not (tmp_path / "t4.csv").exists()

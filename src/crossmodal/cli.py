@@ -21,6 +21,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "extract": ("crossmodal.extract", "extract one track's frames, audio and windows"),
     "windows": ("crossmodal.windows", "gather every track's windows into the windows manifest"),
     "dataset-report": ("crossmodal.dataset_report", "Table 2 and Fig. 6 from the windows manifest"),
+    "human-eval-report": ("crossmodal.evaluation.human_eval_report", "Table 4 scores and Fig. 8 from the raters' score files"),
 }
 
 
