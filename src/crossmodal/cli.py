@@ -21,6 +21,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "extract": ("crossmodal.extract", "extract one track's frames, audio and windows"),
     "windows": ("crossmodal.windows", "gather every track's windows into the windows manifest"),
     "dataset-report": ("crossmodal.dataset_report", "Table 2 and Fig. 6 from the windows manifest"),
+    "image-encoder": ("crossmodal.image_encoder", "train the image classifier (Sec. 3.4) and encode every image"),
+    "train-gan": ("crossmodal.train_gan", "train one cross-modal GAN: S2I-C, S2I-N, S2I-A, pose S2I or I2S"),
     "human-eval-report": ("crossmodal.evaluation.human_eval_report", "Table 4 scores and Fig. 8 from the raters' score files"),
 }
 

@@ -1,0 +1,365 @@
+"""Adversarial training of the cross-modal GANs (Sec. 3.2): losses, wrong-pair samplers, the loop.
+
+Scores are Sr (a true pair from the training set), Sf (generated data with its condition) and
+Sw (a wrong pair: other data with the true condition). The generator maximises log Sf (Eq. 3);
+the discriminator maximises log Sr + (log(1 - Sw) + log(1 - Sf)) / 2 (Eq. 4), or
+log Sr + log(1 - Sf) when a model has no wrong pairs (S2I-N). The kind of wrong pair decides
+the task (Eq. 5-7): another instrument's data (instrument-oriented S2I, I2S) or another item of
+the same instrument (pose-oriented S2I).
+
+The loop keeps every training pair in memory (on the GPU when training there), gathers a
+batch by indexing, and draws noise and wrong pairs from generators seeded by (seed, epoch), so
+a job killed and resumed ends with the same weights as one that ran through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from crossmodal.models.gan import I2SGenerator, build_gan
+from crossmodal.models.image import images_to_tensor
+
+log = logging.getLogger(__name__)
+
+#: How wrong pairs are drawn: Eq. 5 and 7 (another instrument), Eq. 6 (same instrument, another
+#: item), or none (S2I-N).
+WRONG_PAIRS = ("other_instrument", "same_instrument", "none")
+
+
+# ------------------------------------------------------------------ losses (Eq. 3, 4)
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 as a loss to minimise: -mean log Sf, with Sf = sigmoid(logit)."""
+    return F.softplus(-fake_logits.float()).mean()  # -log sigmoid(x) = softplus(-x)
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                       wrong_logits: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 4 as a loss: -mean [log Sr + (log(1 - Sw) + log(1 - Sf)) / 2].
+
+    Without ``wrong_logits`` (S2I-N): -mean [log Sr + log(1 - Sf)].
+    """
+    real = F.softplus(-real_logits.float()).mean()   # -log Sr
+    fake = F.softplus(fake_logits.float()).mean()    # -log(1 - Sf) = softplus(x)
+    if wrong_logits is None:
+        return real + fake
+    wrong = F.softplus(wrong_logits.float()).mean()  # -log(1 - Sw)
+    return real + (wrong + fake) / 2
+
+
+# ------------------------------------------------------------------ wrong pairs (Eq. 5, 6, 7)
+class WrongPairSampler:
+    """omega(.): draws, uniformly, the index of a wrong partner for each item of a batch.
+
+    ``labels``: int [N], the instrument of each training item. ``mode``:
+    ``"other_instrument"`` draws from every item of another instrument (I_{-i} in Eq. 5, A_{-i}
+    in Eq. 7); ``"same_instrument"`` from the other items of the same instrument (I_{-j,i},
+    Eq. 6). Items are grouped by label once; each draw is O(1).
+    """
+
+    def __init__(self, labels: np.ndarray, mode: str) -> None:
+        if mode not in WRONG_PAIRS or mode == "none":
+            raise ValueError(f"wrong-pair mode must be other_instrument or same_instrument, got {mode!r}")
+        labels = np.asarray(labels)
+        self.mode = mode
+        self.order = np.argsort(labels, kind="stable")       # items grouped by label
+        self.rank = np.empty(len(labels), dtype=np.int64)    # position of item in ``order``
+        self.rank[self.order] = np.arange(len(labels))
+        classes, starts, counts = np.unique(labels[self.order], return_index=True, return_counts=True)
+        self.start = np.zeros(len(labels), dtype=np.int64)   # per item: where its label's group starts
+        self.count = np.zeros(len(labels), dtype=np.int64)   # per item: the group's size
+        for c, s, n in zip(classes, starts, counts):
+            self.start[labels == c] = s
+            self.count[labels == c] = n
+        if mode == "other_instrument" and len(classes) < 2:
+            raise ValueError("wrong pairs of another instrument need at least two instruments in the training set")
+        if mode == "same_instrument" and (counts < 2).any():
+            lonely = classes[counts < 2].tolist()
+            raise ValueError(f"wrong pairs of the same instrument need two items per instrument; labels {lonely} have one")
+        self.n = len(labels)
+
+    def __call__(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Wrong partners (int64 indices into the training set) for the items ``idx``."""
+        idx = np.asarray(idx)
+        start, count = self.start[idx], self.count[idx]
+        if self.mode == "other_instrument":
+            # Uniform over the N - n_c positions outside the item's group, skipping the group.
+            r = (rng.random(len(idx)) * (self.n - count)).astype(np.int64)
+            position = np.where(r < start, r, r + count)
+        else:
+            # Uniform over the n_c - 1 other members of the item's group, skipping the item.
+            r = (rng.random(len(idx)) * (count - 1)).astype(np.int64)
+            own = self.rank[idx] - start
+            position = start + np.where(r < own, r, r + 1)
+        return self.order[position]
+
+
+# ------------------------------------------------------------------ settings
+@dataclass
+class GANSettings:
+    """Everything a GAN job is configured with (config ``gan:``; see the schema for sources)."""
+
+    kind: str = "s2i"                   # s2i | i2s
+    wrong: str = "other_instrument"     # a WRONG_PAIRS mode
+    epochs: int = 10
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    z_dim: int = 100
+    condition_dim: int = 64
+    ngf: int = 64
+    ndf: int = 64
+    generator_extra_layers: int = 2     # I2S only
+    discriminator_extra_layers: int = 12  # I2S only
+    resize: str = "interpolate"         # I2S only: 128x44 <-> 128x34
+    keep_every: int = 5
+    sample_columns: int = 8
+    amp: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("s2i", "i2s"):
+            raise ValueError(f"GAN kind must be s2i or i2s, got {self.kind!r}")
+        if self.wrong not in WRONG_PAIRS:
+            raise ValueError(f"wrong-pair mode must be one of {WRONG_PAIRS}, got {self.wrong!r}")
+        for name in ("epochs", "batch_size", "z_dim", "condition_dim", "ngf", "ndf", "keep_every", "sample_columns"):
+            if getattr(self, name) < (0 if name == "epochs" else 1):
+                raise ValueError(f"GAN setting {name} must be positive, got {getattr(self, name)}")
+
+    def network_kwargs(self, encoding_dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        g = {"encoding_dim": encoding_dim, "condition_dim": self.condition_dim, "z_dim": self.z_dim, "ngf": self.ngf}
+        d = {"encoding_dim": encoding_dim, "condition_dim": self.condition_dim, "ndf": self.ndf}
+        if self.kind == "i2s":
+            g.update(extra_layers=self.generator_extra_layers, resize=self.resize)
+            d.update(extra_layers=self.discriminator_extra_layers)
+        return g, d
+
+
+@dataclass
+class GANData:
+    """The training pairs, in memory.
+
+    ``encodings`` float32 [N, 128] (the condition); ``targets`` the data to generate: uint8
+    images [N, S, S, 3] (S2I) or float32 LMS [N, 1, 128, 34] in [-1, 1] (I2S); ``labels`` int
+    [N] (instrument, for the wrong pairs and the sample grid); ``lms_range`` (low, high) that
+    [-1, 1] stands for (I2S).
+    """
+
+    encodings: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+    lms_range: tuple[float, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.encodings)
+        if len(self.targets) != n or len(self.labels) != n:
+            raise ValueError(f"GAN data: {n} encodings, {len(self.targets)} targets, {len(self.labels)} labels")
+        if n == 0:
+            raise ValueError("GAN data: no training pairs")
+
+
+# ------------------------------------------------------------------ the loop
+def _noise(n: int, z_dim: int, seed: int, epoch: int, batch: int, device: torch.device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 1_000_003 + batch) % 2**63)
+    return torch.randn(n, z_dim, generator=gen).to(device, non_blocking=True)
+
+
+def sample_grid_items(labels: np.ndarray, columns: int) -> np.ndarray:
+    """Fixed items for the sample grid: per instrument (row), ``columns`` items evenly spread. int [rows, columns]."""
+    rows = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rows.append(members[np.linspace(0, len(members) - 1, columns).round().astype(int)])
+    return np.stack(rows)
+
+
+class GANTrainer:
+    """One GAN job: builds G and D, trains them with :class:`crossmodal.training.TrainingRun`.
+
+    ``out_dir`` receives checkpoint.pt, metrics.csv (loss_d, loss_g and the mean Sr, Sw, Sf of
+    each epoch), checkpoints/epoch_XXXX.pt and samples/epoch_XXXX.png every ``keep_every``
+    epochs (and after the last).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, data: GANData, settings: GANSettings, device: torch.device) -> None:
+        from crossmodal.training import TrainingRun, seed_everything
+
+        self.out_dir = Path(out_dir)
+        self.data = data
+        self.settings = s = settings
+        seed_everything(s.seed)
+        g_kwargs, d_kwargs = s.network_kwargs(data.encodings.shape[1])
+        self.generator, self.discriminator = build_gan(s.kind, g_kwargs, d_kwargs)
+        self.kwargs = {"generator": g_kwargs, "discriminator": d_kwargs}
+        if s.kind == "i2s":
+            if data.lms_range is None:
+                raise ValueError("I2S data needs lms_range, the LMS values that [-1, 1] stands for")
+            self.generator.set_lms_range(*data.lms_range)
+        self.sampler = None if s.wrong == "none" else WrongPairSampler(data.labels, s.wrong)
+        optimizers = {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=s.lr_g, betas=(s.beta1, s.beta2)),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.lr_d, betas=(s.beta1, s.beta2)),
+        }
+        self.run = TrainingRun(
+            self.out_dir, {"generator": self.generator, "discriminator": self.discriminator}, optimizers,
+            total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp, keep_every=s.keep_every,
+        )
+        self.device = self.run.device
+        # Every pair stays in memory on the training device; a batch is one gather.
+        self.encodings = torch.from_numpy(np.ascontiguousarray(data.encodings, dtype=np.float32)).to(self.device)
+        self.targets = torch.from_numpy(np.ascontiguousarray(data.targets)).to(self.device)
+        self.grid = sample_grid_items(data.labels, s.sample_columns)
+        self.grid_noise = _noise(self.grid.size, s.z_dim, s.seed, -1, 0, self.device)
+
+    def target_batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` of the targets as the network input: images [B, 3, S, S] or LMS [B, 1, 128, 34]."""
+        rows = self.targets[idx]
+        return images_to_tensor(rows) if self.settings.kind == "s2i" else rows.float()
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the pairs: per batch a D step (Eq. 4) then a G step (Eq. 3)."""
+        s, run = self.settings, self.run
+        G, D = self.generator, self.discriminator
+        G.train()
+        D.train()
+        rng = np.random.default_rng([s.seed, epoch, 7])
+        sums = {"loss_d": 0.0, "loss_g": 0.0, "Sr": 0.0, "Sw": 0.0, "Sf": 0.0}
+        seen = 0
+        for b, idx in enumerate(run.batches(len(self.data.labels), s.batch_size, epoch)):
+            if len(idx) < 2:  # batch norm needs two items; drop a last batch of one
+                continue
+            index = torch.from_numpy(idx).to(self.device)
+            encoding = self.encodings[index]
+            real = self.target_batch(index)
+            z = _noise(len(idx), s.z_dim, s.seed, epoch, b, self.device)
+            with run.autocast():
+                fake = G(encoding, z)
+                real_logits = D(real, encoding)
+                fake_logits = D(fake.detach(), encoding)
+                wrong_logits = None
+                if self.sampler is not None:
+                    wrong = self.target_batch(torch.from_numpy(self.sampler(idx, rng)).to(self.device))
+                    wrong_logits = D(wrong, encoding)
+                loss_d = discriminator_loss(real_logits, fake_logits, wrong_logits)
+            run.step(loss_d, "discriminator")
+            D.requires_grad_(False)  # G's step needs gradients through D, not of D's weights
+            with run.autocast():
+                loss_g = generator_loss(D(fake, encoding))
+            run.step(loss_g, "generator")
+            D.requires_grad_(True)
+            n = len(idx)
+            seen += n
+            sums["loss_d"] += loss_d.item() * n
+            sums["loss_g"] += loss_g.item() * n
+            sums["Sr"] += torch.sigmoid(real_logits.detach().float()).sum().item()
+            sums["Sf"] += torch.sigmoid(fake_logits.detach().float()).sum().item()
+            if wrong_logits is not None:
+                sums["Sw"] += torch.sigmoid(wrong_logits.detach().float()).sum().item()
+        metrics = {k: v / max(seen, 1) for k, v in sums.items()}
+        if self.sampler is None:
+            del metrics["Sw"]
+        return metrics
+
+    @torch.no_grad()
+    def generate(self, encodings: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """G's output for fixed inputs, in eval mode (batch-norm running statistics)."""
+        self.generator.eval()
+        try:
+            return self.generator(encodings.to(self.device), z.to(self.device)).float().cpu()
+        finally:
+            self.generator.train()
+
+    def save_samples(self, path: Path) -> None:
+        """The fixed-noise grid: a row per instrument, ``sample_columns`` conditions each."""
+        flat = torch.from_numpy(self.grid.reshape(-1)).to(self.device)
+        out = self.generate(self.encodings[flat], self.grid_noise)
+        write_grid(out, self.grid.shape, path, kind=self.settings.kind)
+
+    def train(self) -> None:
+        s, run = self.settings, self.run
+        for epoch in run.epochs():
+            metrics = self.train_epoch(epoch)
+            done = epoch + 1
+            if done % s.keep_every == 0 or done == s.epochs:
+                self.save_samples(self.out_dir / "samples" / f"epoch_{done:04d}.png")
+            run.end_epoch(epoch, metrics)
+
+    def save_final(self, path: str | os.PathLike, **extra: Any) -> None:
+        """The rule's output: both networks' weights and what :func:`load_gan` needs to rebuild them."""
+        self.run.save_final(path, extra={
+            "kind": self.settings.kind, "kwargs": self.kwargs, "settings": asdict(self.settings), **self.data.extra, **extra,
+        })
+
+
+def write_grid(output: torch.Tensor, shape: tuple[int, int], path: Path, kind: str) -> None:
+    """Saves generator outputs [rows*cols, C, H, W] in [-1, 1] as one PNG grid, atomically.
+
+    Images are shown as RGB; spectrograms with the magma colour map, low frequencies at the bottom.
+    """
+    import tempfile
+
+    from PIL import Image
+
+    rows, cols = shape
+    x = ((output.clamp(-1, 1) + 1) / 2).numpy()
+    if kind == "i2s":
+        from matplotlib import colormaps
+
+        x = colormaps["magma"](x[:, 0, ::-1, :])[..., :3]    # [n, F, T, 3], low bins at the bottom
+    else:
+        x = x.transpose(0, 2, 3, 1)
+    n, h, w, _ = x.shape
+    pad = 2
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[i]
+    image = Image.fromarray((canvas * 255).round().astype(np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        image.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
+             device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+    """(generator, discriminator, extra) from a train-gan model file, in eval mode.
+
+    ``weights``: optionally a kept checkpoint (``checkpoints/epoch_XXXX.pt``) whose weights
+    replace the final ones (Fig. 9 evaluates every kept epoch); the sizes come from ``path``.
+    """
+    from crossmodal.training import CheckpointError, load_models
+
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise CheckpointError(f"{path}: cannot read GAN model file: {err}") from err
+    extra = payload.get("extra", {})
+    if "kind" not in extra or "kwargs" not in extra:
+        raise CheckpointError(f"{path}: is not a train-gan model file (no kind/kwargs in 'extra')")
+    generator, discriminator = build_gan(extra["kind"], extra["kwargs"]["generator"], extra["kwargs"]["discriminator"])
+    load_models(weights or path, {"generator": generator, "discriminator": discriminator})
+    return generator.to(device).eval(), discriminator.to(device).eval(), extra
+
+
+__all__ = [
+    "WRONG_PAIRS", "GANData", "GANSettings", "GANTrainer", "I2SGenerator", "WrongPairSampler",
+    "discriminator_loss", "generator_loss", "load_gan", "sample_grid_items", "write_grid",
+]

@@ -1,0 +1,191 @@
+"""Train the image classifier (Sec. 3.4) on the train split and encode every window's image.
+
+Writes the classifier (also the judge Gamma of Sec. 5.2.2; reload it with
+``crossmodal.models.image.load_image_classifier``), its per-instrument accuracy on the train and
+test splits (the paper reports more than 95% on test), and the 128-d image encoding of every
+window (row = window_id), the condition of I2S. The model's folder also receives the training
+toolkit's checkpoint.pt (resume) and metrics.csv (loss, train and test accuracy per epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from crossmodal.models.image import ImageClassifier, classifier_payload, images_to_tensor, predict
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassifierSettings:
+    """Training settings (config ``image_classifier:``; the schema says where each default comes from)."""
+
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    channels: tuple[int, ...] = (16, 16, 32, 32, 64, 64)
+    hidden: int = 256
+    dropout: float = 0.5
+    augment: bool = True
+    amp: bool = True
+    seed: int = 0
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 4) -> torch.Tensor:
+    """Random translation by up to ``shift`` pixels (edge padding), the same for a whole batch.
+
+    Test windows come from other videos than train windows (another take, another framing),
+    so a small translation keeps the classifier from keying on exact pixel positions.
+    """
+    dy, dx = (torch.randint(-shift, shift + 1, (2,), generator=generator)).tolist()
+    padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")
+    h, w = x.shape[-2:]
+    return padded[..., shift + dy: shift + dy + h, shift + dx: shift + dx + w]
+
+
+def accuracy_table(labels: np.ndarray, predicted: np.ndarray, split: str) -> pd.DataFrame:
+    """Rows (split, instrument, n, correct, accuracy) per instrument present, then 'all'."""
+    rows = []
+    for label in np.unique(labels):
+        hit = predicted[labels == label] == label
+        rows.append((split, INSTRUMENT_NAMES[label], len(hit), int(hit.sum()), float(hit.mean())))
+    hit = predicted == labels
+    rows.append((split, "all", len(hit), int(hit.sum()), float(hit.mean()) if len(hit) else float("nan")))
+    return pd.DataFrame(rows, columns=["split", "instrument", "n", "correct", "accuracy"])
+
+
+def train_image_classifier(
+    out_dir: str | Path,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    settings: ClassifierSettings,
+    device: torch.device,
+    test_images: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+):
+    """Trains the classifier on uint8 images [N, S, S, 3] with int labels [N]; returns (model, run).
+
+    Resumes from ``out_dir/checkpoint.pt`` when a previous job was killed. The test split, when
+    given, is only measured (a column of metrics.csv), never used to choose anything.
+    """
+    from crossmodal.training import TrainingRun, seed_everything
+
+    s = settings
+    seed_everything(s.seed)
+    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.hidden, s.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    run = TrainingRun(out_dir, {"image_classifier": model}, {"image_classifier": optimizer},
+                      total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp)
+    images = torch.from_numpy(np.ascontiguousarray(train_images)).to(run.device)
+    labels = torch.from_numpy(np.asarray(train_labels, dtype=np.int64)).to(run.device)
+    for epoch in run.epochs():
+        model.train()
+        shifts = torch.Generator().manual_seed(s.seed * 1_000_003 + epoch)
+        total, correct, loss_sum = 0, 0, 0.0
+        for idx in run.batches(len(labels), s.batch_size, epoch):
+            if len(idx) < 2:  # batch norm needs two items
+                continue
+            index = torch.from_numpy(idx).to(run.device)
+            x = images_to_tensor(images[index])
+            if s.augment:
+                x = augment(x, shifts)
+            with run.autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), labels[index])
+            run.step(loss, "image_classifier")
+            total += len(idx)
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == labels[index]).sum())
+        metrics = {"loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1)}
+        if test_images is not None and len(test_images):
+            logits, _ = predict(model, test_images, device=run.device)
+            metrics["test_accuracy"] = float((logits.argmax(1) == test_labels).mean())
+        run.end_epoch(epoch, metrics)
+    model.eval()
+    return model, run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
+    parser.add_argument("--model", required=True, help="output: the trained classifier (.pt); its folder gets checkpoint.pt and metrics.csv")
+    parser.add_argument("--embeddings", required=True, help="output: float32 [N, 128] .npy, row = window_id")
+    parser.add_argument("--accuracy", required=True, help="output: CSV split,instrument,n,correct,accuracy")
+    d = ClassifierSettings()
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    parser.add_argument("--channels", type=int, nargs=6, default=list(d.channels), help="widths of the six 3x3 conv layers")
+    parser.add_argument("--hidden", type=int, default=d.hidden, help="width of the first FC layer")
+    parser.add_argument("--dropout", type=float, default=d.dropout)
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment, help="random shifts of up to 4 px")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision on CUDA")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+
+
+def run(args: argparse.Namespace) -> None:
+    from crossmodal import manifests, store
+    from crossmodal.training import pick_device, set_threads
+
+    started = time.perf_counter()
+    set_threads(args.threads)
+    windows = manifests.read(args.windows, "windows")
+    if not (windows["window_id"].to_numpy() == np.arange(len(windows))).all():
+        raise ValueError(f"{args.windows}: window_id must equal the row number")
+    is_train = (windows["split"] == "train").to_numpy()
+    if not is_train.any():
+        raise ValueError(f"{args.windows}: no window in the train split")
+    images = store.load_frames(windows)
+    labels = windows["label"].to_numpy().astype(np.int64)
+    settings = ClassifierSettings(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        channels=tuple(args.channels), hidden=args.hidden, dropout=args.dropout, augment=args.augment,
+        amp=args.amp, seed=args.seed,
+    )
+    device = pick_device(args.device)
+    log.info("image classifier: %d train / %d test windows of %s images on %s", is_train.sum(), (~is_train).sum(),
+             images.shape[1:], device)
+    model, training_run = train_image_classifier(
+        Path(args.model).parent, images[is_train], labels[is_train], settings, device,
+        images[~is_train], labels[~is_train],
+    )
+    logits, encodings = predict(model, images, device=training_run.device)
+    predicted = logits.argmax(1)
+    table = pd.concat([accuracy_table(labels[is_train], predicted[is_train], "train"),
+                       accuracy_table(labels[~is_train], predicted[~is_train], "test")], ignore_index=True)
+    summary = table[table["instrument"] == "all"].set_index("split")["accuracy"].to_dict()
+    log.info("image classifier accuracy: train %.4f, test %.4f", summary.get("train", np.nan), summary.get("test", np.nan))
+    store.save_array(args.embeddings, encodings.astype(np.float32))
+    _write_csv(table, Path(args.accuracy))
+    training_run.save_final(args.model, extra=classifier_payload(
+        model, train_accuracy=float(summary.get("train", np.nan)), test_accuracy=float(summary.get("test", np.nan)),
+    ))
+    log.info("image-encoder done in %.1f s", time.perf_counter() - started)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,365 @@
+"""The GAN-CLS networks (Sec. 3.1), losses (Eq. 3, 4), wrong-pair samplers (Eq. 5-7) and loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from crossmodal import cli, manifests
+from crossmodal.gan_training import (
+    GANData, GANSettings, GANTrainer, WrongPairSampler, discriminator_loss, generator_loss, load_gan,
+    sample_grid_items,
+)
+from crossmodal.models.gan import (
+    Compress, I2SDiscriminator, I2SGenerator, S2IDiscriminator, S2IGenerator, denormalize_lms, normalize_lms,
+    resize_lms,
+)
+from crossmodal.training import read_metrics
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------ shapes
+def test_compress_maps_128_encoding_to_64_with_leaky_relu():
+    phi = Compress(128, 64)
+    x = torch.randn(5, 128)
+    out = phi(x)
+    assert out.shape == (5, 64)
+    pre = x @ phi.fc.weight.T + phi.fc.bias
+    torch.testing.assert_close(out, torch.where(pre > 0, pre, 0.2 * pre))
+    assert (out < 0).any()  # leaky: negative values are scaled, not cut
+
+
+def test_s2i_generator_makes_64x64x3_images_in_tanh_range():
+    g = S2IGenerator(z_dim=10, ngf=8)
+    x = g(torch.randn(4, 128), torch.randn(4, 10))
+    assert x.shape == (4, 3, 64, 64)
+    assert x.min() >= -1 and x.max() <= 1
+
+
+def test_s2i_discriminator_scores_one_logit_per_pair():
+    d = S2IDiscriminator(ndf=8)
+    assert d(torch.rand(4, 3, 64, 64) * 2 - 1, torch.randn(4, 128)).shape == (4,)
+    assert d.features(torch.zeros(2, 3, 64, 64)).shape[-2:] == (4, 4)
+
+
+def test_generators_refuse_noise_of_the_wrong_size():
+    with pytest.raises(ValueError, match="z must have shape"):
+        S2IGenerator(z_dim=10, ngf=4)(torch.randn(2, 128), torch.randn(2, 11))
+
+
+def test_i2s_generator_reaches_32x32x128_map_then_128x34_lms():
+    g = I2SGenerator(z_dim=10, ngf=128, extra_layers=2)
+    e, z = torch.randn(2, 128), torch.randn(2, 10)
+    with torch.no_grad():
+        square = g.square_map(e, z)
+        assert square.shape == (2, 128, 32, 32)  # the paper's 32x32x128
+        assert g.extra(square).shape == (2, 128, 32, 32)
+        after_first = g.to_lms_map[:3](g.extra(square))
+        assert after_first.shape[-2:] == (64, 33)  # kernel 4, stride 2x1, pad 1
+        out = g(e, z)
+    assert out.shape == (2, 1, 128, 34)
+    assert out.min() >= -1 and out.max() <= 1
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in g.extra) == 2
+
+
+def test_i2s_discriminator_first_two_layers_make_a_32x32_map():
+    d = I2SDiscriminator(ndf=8, extra_layers=12)
+    lms = torch.randn(3, 1, 128, 34)
+    assert d.to_square[:2](lms).shape[-2:] == (64, 33)
+    assert d.to_square(lms).shape == (3, 8, 32, 32)
+    assert d(lms, torch.randn(3, 128)).shape == (3,)
+    square_3x3 = [m for m in d.square if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(square_3x3) == 12
+
+
+# ------------------------------------------------------------------ LMS resize
+def test_numpy_resize_mode_is_np_resize_per_window():
+    lms = np.random.default_rng(0).normal(size=(3, 128, 44)).astype(np.float32)
+    small = resize_lms(lms, 34, "numpy")
+    back = resize_lms(small, 44, "numpy")
+    for i in range(3):
+        np.testing.assert_array_equal(small[i], np.resize(lms[i], (128, 34)))
+        np.testing.assert_array_equal(back[i], np.resize(small[i], (128, 44)))
+    # The round trip keeps the first 128*34 values and repeats the lowest bins above them.
+    np.testing.assert_array_equal(back.reshape(3, -1)[:, :128 * 34], lms.reshape(3, -1)[:, :128 * 34])
+    np.testing.assert_array_equal(back.reshape(3, -1)[:, 128 * 34:], lms.reshape(3, -1)[:, :128 * 10])
+    torch.testing.assert_close(resize_lms(torch.from_numpy(lms), 34, "numpy"), torch.from_numpy(small))
+
+
+def test_interpolating_resize_keeps_each_mel_bin_in_its_row():
+    levels = np.linspace(-80, 0, 128, dtype=np.float32)
+    lms = np.repeat(levels[None, :, None], 44, axis=2)  # constant in time, one level per bin
+    small = resize_lms(lms, 34)
+    assert small.shape == (1, 128, 34) and small.dtype == np.float32
+    np.testing.assert_allclose(small[0], np.repeat(levels[:, None], 34, axis=1), atol=1e-4)
+    ramp = np.tile(np.arange(44, dtype=np.float32), (1, 128, 1))
+    back = resize_lms(resize_lms(ramp, 34), 44)
+    assert np.abs(back - ramp).max() < 1.0  # a linear ramp in time survives the round trip
+
+
+def test_unknown_resize_mode_is_refused():
+    with pytest.raises(ValueError, match="resize mode"):
+        resize_lms(np.zeros((1, 128, 44), np.float32), 34, "nearest")
+
+
+def test_i2s_generator_output_goes_back_to_lms_units_and_128x44():
+    g = I2SGenerator(z_dim=4, ngf=4, extra_layers=0)
+    g.set_lms_range(-100.0, 20.0)
+    out = torch.tensor([-1.0, 1.0]).view(2, 1, 1, 1).expand(2, 1, 128, 34)
+    lms = g.to_lms(out)
+    assert lms.shape == (2, 128, 44)
+    torch.testing.assert_close(lms[0], torch.full((128, 44), -100.0))
+    torch.testing.assert_close(lms[1], torch.full((128, 44), 20.0))
+    x = np.array([-100.0, -40.0, 20.0])
+    np.testing.assert_allclose(normalize_lms(x, -100, 20), [-1, 0, 1])
+    np.testing.assert_allclose(denormalize_lms(normalize_lms(x, -100, 20), -100, 20), x)
+
+
+# ------------------------------------------------------------------ losses
+def _logit(p):
+    return torch.tensor([math.log(p / (1 - p))])
+
+
+def test_discriminator_loss_is_eq4_on_hand_computed_scores():
+    loss = discriminator_loss(_logit(0.8), _logit(0.3), _logit(0.4))
+    expected = -(math.log(0.8) + (math.log(1 - 0.4) + math.log(1 - 0.3)) / 2)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_discriminator_loss_without_wrong_pairs_is_the_plain_gan_loss():
+    loss = discriminator_loss(_logit(0.8), _logit(0.3))
+    assert loss.item() == pytest.approx(-(math.log(0.8) + math.log(0.7)), rel=1e-6)
+
+
+def test_generator_loss_is_minus_log_sf_and_stays_finite_for_saturated_scores():
+    assert generator_loss(_logit(0.3)).item() == pytest.approx(-math.log(0.3), rel=1e-6)
+    big = generator_loss(torch.tensor([-200.0]))
+    assert math.isfinite(big.item()) and big.item() == pytest.approx(200.0)
+    assert math.isfinite(discriminator_loss(torch.tensor([-200.0]), torch.tensor([200.0])).item())
+
+
+def test_losses_average_over_the_batch():
+    real, fake = torch.tensor([_logit(0.9).item(), _logit(0.5).item()]), torch.tensor([_logit(0.2).item()] * 2)
+    expected = -(math.log(0.9) + math.log(0.5)) / 2 - math.log(0.8)
+    assert discriminator_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
+
+
+# ------------------------------------------------------------------ wrong pairs
+LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 5])
+
+
+def test_other_instrument_sampler_draws_only_other_instruments():
+    sampler = WrongPairSampler(LABELS, "other_instrument")
+    rng = np.random.default_rng(0)
+    idx = np.tile(np.arange(len(LABELS)), 200)
+    wrong = sampler(idx, rng)
+    assert (LABELS[wrong] != LABELS[idx]).all()
+    # Every item of another instrument is reachable (uniform over I_{-i}).
+    for i in range(len(LABELS)):
+        assert set(wrong[idx == i]) == set(np.flatnonzero(LABELS != LABELS[i]))
+
+
+def test_other_instrument_sampler_is_uniform_over_the_other_items():
+    labels = np.array([0, 1, 1, 1, 1])
+    wrong = WrongPairSampler(labels, "other_instrument")(np.zeros(40000, dtype=int), np.random.default_rng(1))
+    counts = np.bincount(wrong, minlength=5)
+    assert counts[0] == 0
+    np.testing.assert_allclose(counts[1:] / 40000, 0.25, atol=0.01)
+
+
+def test_same_instrument_sampler_draws_another_item_of_the_same_instrument():
+    labels = LABELS[:9]
+    sampler = WrongPairSampler(labels, "same_instrument")
+    idx = np.tile(np.arange(len(labels)), 200)
+    wrong = sampler(idx, np.random.default_rng(0))
+    assert (labels[wrong] == labels[idx]).all()
+    assert (wrong != idx).all()
+    for i in range(len(labels)):
+        assert set(wrong[idx == i]) == set(np.flatnonzero(labels == labels[i])) - {i}
+
+
+def test_samplers_refuse_sets_they_cannot_draw_from():
+    with pytest.raises(ValueError, match="two items per instrument"):
+        WrongPairSampler(LABELS, "same_instrument")  # label 5 has one item
+    with pytest.raises(ValueError, match="at least two instruments"):
+        WrongPairSampler(np.zeros(4, dtype=int), "other_instrument")
+    with pytest.raises(ValueError, match="wrong-pair mode"):
+        WrongPairSampler(LABELS, "none")
+
+
+def test_sample_grid_has_a_row_per_instrument():
+    grid = sample_grid_items(LABELS, 4)
+    assert grid.shape == (4, 4)
+    for row, label in zip(grid, [0, 1, 2, 5]):
+        assert (LABELS[row] == label).all()
+
+
+# ------------------------------------------------------------------ training
+def _toy_s2i(n=48, seed=0):
+    """Two instruments: dark images with one encoding, bright images with another."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    encodings = (rng.normal(size=(n, 128)) * 0.1 + (labels[:, None] * 2 - 1)).astype(np.float32)
+    base = np.where(labels[:, None, None, None] == 1, 220, 30)
+    images = np.clip(base + rng.normal(0, 10, (n, 64, 64, 3)), 0, 255).astype(np.uint8)
+    return GANData(encodings, images, labels)
+
+
+def _settings(**kw):
+    base = dict(kind="s2i", epochs=3, batch_size=16, z_dim=8, condition_dim=16, ngf=4, ndf=4,
+                keep_every=1, sample_columns=2, lr_d=1e-3, lr_g=1e-3)
+    return GANSettings(**{**base, **kw})
+
+
+def _weights(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_training_changes_weights_and_lowers_discriminator_loss(tmp_path):
+    trainer = GANTrainer(tmp_path / "run", _toy_s2i(), _settings(epochs=4), torch.device("cpu"))
+    before_g, before_d = _weights(trainer.generator), _weights(trainer.discriminator)
+    trainer.train()
+    changed = lambda a, b: any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+    assert changed(before_g, _weights(trainer.generator))
+    assert changed(before_d, _weights(trainer.discriminator))
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert float(rows[-1]["loss_d"]) < float(rows[0]["loss_d"])
+    assert {"loss_d", "loss_g", "Sr", "Sw", "Sf"} <= set(rows[0])
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == [f"epoch_000{i}.png" for i in range(1, 5)]
+    assert (tmp_path / "run" / "checkpoints" / "epoch_0002.pt").exists()
+
+
+def test_model_without_wrong_pairs_has_no_sw_column(tmp_path):
+    GANTrainer(tmp_path / "n", _toy_s2i(), _settings(epochs=1, wrong="none"), torch.device("cpu")).train()
+    assert "Sw" not in read_metrics(tmp_path / "n" / "metrics.csv")[0]
+
+
+def test_resumed_gan_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    straight = GANTrainer(tmp_path / "straight", _toy_s2i(), _settings(), torch.device("cpu"))
+    straight.train()
+    killed = GANTrainer(tmp_path / "killed", _toy_s2i(), _settings(epochs=1), torch.device("cpu"))
+    killed.train()  # stands for a job killed after epoch 1: only its checkpoint survives
+    resumed = GANTrainer(tmp_path / "killed", _toy_s2i(), _settings(), torch.device("cpu"))
+    assert resumed.run.start_epoch == 1
+    resumed.train()
+    for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(straight.discriminator.state_dict().values(), resumed.discriminator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert [r["loss_d"] for r in read_metrics(tmp_path / "killed" / "metrics.csv")] == \
+        [r["loss_d"] for r in read_metrics(tmp_path / "straight" / "metrics.csv")]
+
+
+def test_load_gan_rebuilds_the_final_and_a_kept_epoch(tmp_path):
+    trainer = GANTrainer(tmp_path / "run", _toy_s2i(), _settings(epochs=2), torch.device("cpu"))
+    trainer.train()
+    trainer.save_final(tmp_path / "run" / "model.pt")
+    g, d, extra = load_gan(tmp_path / "run" / "model.pt")
+    assert isinstance(g, S2IGenerator) and isinstance(d, S2IDiscriminator) and extra["kind"] == "s2i"
+    e, z = torch.randn(2, 128), torch.randn(2, 8)
+    trainer.generator.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(g(e, z), trainer.generator(e, z))
+    g1, _, _ = load_gan(tmp_path / "run" / "model.pt", tmp_path / "run" / "checkpoints" / "epoch_0001.pt")
+    assert not torch.equal(g1.to_image[0].weight, g.to_image[0].weight)
+
+
+def test_i2s_trainer_keeps_the_lms_range_in_the_generator(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.arange(16) % 2
+    data = GANData(rng.normal(size=(16, 128)).astype(np.float32),
+                   rng.uniform(-1, 1, (16, 1, 128, 34)).astype(np.float32), labels, lms_range=(-90.0, 10.0))
+    trainer = GANTrainer(tmp_path / "i2s", data, _settings(kind="i2s", epochs=1, generator_extra_layers=1,
+                                                           discriminator_extra_layers=1), torch.device("cpu"))
+    trainer.train()
+    trainer.save_final(tmp_path / "i2s" / "model.pt")
+    g, _, _ = load_gan(tmp_path / "i2s" / "model.pt")
+    assert isinstance(g, I2SGenerator)
+    assert (g.lms_low.item(), g.lms_high.item()) == (-90.0, 10.0)
+    with torch.no_grad():
+        lms = g.to_lms(g(torch.randn(2, 128), torch.randn(2, 8)))
+    assert lms.shape == (2, 128, 44) and lms.min() >= -90.0 and lms.max() <= 10.0
+
+
+# ------------------------------------------------------------------ the CLI step on a tiny store
+def _write_store(root, image_size=64):
+    """A windows manifest over 6 tracks (violin, cello; train and test) with frames, audio, encodings, LMS."""
+    rng = np.random.default_rng(0)
+    tracks = [("violin", "train"), ("violin", "train"), ("violin", "test"),
+              ("cello", "train"), ("cello", "train"), ("cello", "test")]
+    rows, n = [], 6
+    for t, (instrument, split) in enumerate(tracks):
+        track_dir = root / f"track{t}"
+        track_dir.mkdir(parents=True)
+        shade = 40 if instrument == "violin" else 200
+        frames = np.clip(shade + rng.normal(0, 20, (n, image_size, image_size, 3)), 0, 255).astype(np.uint8)
+        np.save(track_dir / "frames.npy", frames)
+        np.save(track_dir / "audio.npy", np.zeros(22050 + n * 4410, np.float32))
+        for k in range(n):
+            rows.append(dict(
+                window_id=len(rows), track_id=f"0{t}_Toy_1_vn", window_index=k, start_s=k * 0.1, frame_index=k * 3,
+                frame_time_s=k * 0.1, audio_start=k * 4410, audio_stop=k * 4410 + 22050, piece=f"0{t}_Toy_vn",
+                instrument=instrument, label=INSTRUMENT_NAMES.index(instrument), take_id=f"take{t}", split=split,
+                frames_path=str(track_dir / "frames.npy"), audio_path=str(track_dir / "audio.npy")))
+    windows = pd.DataFrame(rows).astype({"window_index": "int32", "frame_index": "int32", "label": "int16"})
+    manifests.write(windows, root / "windows.parquet", "windows")
+    labels = windows["label"].to_numpy()
+    np.save(root / "encodings.npy", (rng.normal(size=(len(rows), 128)) + labels[:, None]).astype(np.float32))
+    np.save(root / "lms.npy", rng.uniform(-80, 0, (len(rows), 128, 44)).astype(np.float32))
+    return windows
+
+
+TINY_FLAGS = ["--epochs", "2", "--batch-size", "8", "--z-dim", "4", "--condition-dim", "8", "--ngf", "4", "--ndf", "4",
+              "--keep-every", "1", "--sample-columns", "2"]
+
+
+def test_train_gan_step_trains_s2i_on_train_pairs_and_writes_its_outputs(tmp_path):
+    _write_store(tmp_path)
+    out = tmp_path / "gan" / "s2i_c" / "model.pt"
+    assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
+                     str(tmp_path / "encodings.npy"), "--kind", "s2i", "--out", str(out), *TINY_FLAGS]) == 0
+    g, _, extra = load_gan(out)
+    assert extra["n_pairs"] == 24 and extra["settings"]["wrong"] == "other_instrument"
+    assert (out.parent / "samples" / "epoch_0002.png").exists()
+    assert len(read_metrics(out.parent / "metrics.csv")) == 2
+
+
+def test_train_gan_step_trains_pose_s2i_on_one_instrument(tmp_path):
+    _write_store(tmp_path)
+    out = tmp_path / "gan" / "pose_s2i_violin" / "model.pt"
+    assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
+                     str(tmp_path / "encodings.npy"), "--kind", "s2i", "--wrong", "same_instrument",
+                     "--instrument", "violin", "--out", str(out), *TINY_FLAGS]) == 0
+    _, _, extra = load_gan(out)
+    assert extra["n_pairs"] == 12 and extra["instrument"] == "violin"
+
+
+def test_train_gan_step_trains_i2s_from_the_lms_store(tmp_path):
+    _write_store(tmp_path)
+    out = tmp_path / "gan" / "i2s" / "model.pt"
+    assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
+                     str(tmp_path / "encodings.npy"), "--lms", str(tmp_path / "lms.npy"), "--kind", "i2s",
+                     "--generator-extra-layers", "1", "--discriminator-extra-layers", "1", "--resize", "numpy",
+                     "--out", str(out), *TINY_FLAGS]) == 0
+    g, _, extra = load_gan(out)
+    assert extra["kwargs"]["generator"]["resize"] == "numpy" and g.resize == "numpy"
+    lms = np.load(tmp_path / "lms.npy")
+    train = resize_lms(lms[np.r_[0:12, 18:30]], 34, "numpy")  # tracks 0, 1, 3, 4 are the train split
+    assert (g.lms_low.item(), g.lms_high.item()) == pytest.approx((train.min(), train.max()))
+    assert extra["n_pairs"] == 24
+
+
+def test_train_gan_step_fails_clearly_on_an_encoding_store_of_another_length(tmp_path):
+    _write_store(tmp_path)
+    np.save(tmp_path / "short.npy", np.zeros((5, 128), np.float32))
+    code = cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
+                     str(tmp_path / "short.npy"), "--kind", "s2i", "--out", str(tmp_path / "m.pt"), *TINY_FLAGS])
+    assert code == 1
+    assert not (tmp_path / "m.pt").exists()

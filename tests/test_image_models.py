@@ -1,0 +1,146 @@
+"""The image encoder of Sec. 3.4: the classifier's layers and shapes, training, saving, the CLI step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from crossmodal import cli, manifests
+from crossmodal.image_encoder import ClassifierSettings, accuracy_table, train_image_classifier
+from crossmodal.models.image import ImageClassifier, images_to_tensor, load_image_classifier, predict
+from crossmodal.training import CheckpointError, read_metrics
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+torch.set_num_threads(1)
+
+
+def test_classifier_has_six_3x3_convs_and_three_fc_layers():
+    model = ImageClassifier()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    fcs = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(convs) == 6 and all(c.kernel_size == (3, 3) for c in convs)
+    assert len(fcs) == 3
+    assert fcs[1].out_features == 128 and fcs[2].out_features == 13
+
+
+def test_classifier_gives_13_logits_and_a_128d_encoding():
+    model = ImageClassifier(channels=(4, 4, 8, 8, 8, 8), hidden=32).eval()
+    x = torch.rand(3, 3, 64, 64) * 2 - 1
+    assert model(x).shape == (3, len(INSTRUMENT_NAMES))
+    code = model.encode(x)
+    assert code.shape == (3, 128) and (code >= 0).all()
+    torch.testing.assert_close(model.classifier(code), model(x))  # the last layer reads the encoding
+
+
+def test_classifier_refuses_sizes_it_cannot_pool():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        ImageClassifier(image_size=60)
+    with pytest.raises(ValueError, match="six conv layers"):
+        ImageClassifier(channels=(4, 4, 4))
+
+
+def test_images_to_tensor_maps_uint8_rgb_to_channels_first_minus_one_to_one():
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    images[0, :, :, 0] = 255
+    x = images_to_tensor(images)
+    assert x.shape == (2, 3, 4, 4) and x.dtype == torch.float32
+    assert x[0, 0].eq(1).all() and x[0, 1].eq(-1).all() and x[1].eq(-1).all()
+
+
+def _toy_images(n_per_class=24, size=16, seed=0):
+    """Three classes told apart by colour, with noise: red, green, blue images."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2], n_per_class)
+    images = rng.integers(0, 60, (len(labels), size, size, 3)).astype(np.uint8)
+    images[np.arange(len(labels)), :, :, labels] += 150
+    return images, labels
+
+
+SMALL = dict(channels=(4, 4, 8, 8, 8, 8), hidden=16, batch_size=16, lr=3e-3, dropout=0.0)
+
+
+def test_classifier_learns_a_toy_colour_set_and_reloads_identically(tmp_path):
+    images, labels = _toy_images()
+    test_images, test_labels = _toy_images(8, seed=1)
+    settings = ClassifierSettings(epochs=10, **SMALL)
+    model, run = train_image_classifier(tmp_path / "cls", images, labels, settings, torch.device("cpu"),
+                                        test_images, test_labels)
+    logits, codes = predict(model, test_images)
+    assert (logits.argmax(1) == test_labels).mean() == 1.0
+    assert codes.shape == (len(test_labels), 128) and codes.dtype == np.float32
+    rows = read_metrics(tmp_path / "cls" / "metrics.csv")
+    assert len(rows) == 10 and float(rows[-1]["test_accuracy"]) == 1.0
+    run.save_final(tmp_path / "model.pt", extra={"kwargs": model.kwargs})
+    judge = load_image_classifier(tmp_path / "model.pt")
+    assert not judge.training
+    np.testing.assert_allclose(predict(judge, test_images)[0], logits, rtol=1e-5, atol=1e-5)
+
+
+def test_resumed_classifier_training_matches_an_uninterrupted_one(tmp_path):
+    images, labels = _toy_images(8)
+    straight, _ = train_image_classifier(tmp_path / "a", images, labels, ClassifierSettings(epochs=3, **SMALL), "cpu")
+    train_image_classifier(tmp_path / "b", images, labels, ClassifierSettings(epochs=1, **SMALL), "cpu")
+    resumed, run = train_image_classifier(tmp_path / "b", images, labels, ClassifierSettings(epochs=3, **SMALL), "cpu")
+    assert run.start_epoch == 1
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_load_image_classifier_refuses_a_file_that_is_not_one(tmp_path):
+    torch.save({"models": {}, "extra": {}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an image classifier"):
+        load_image_classifier(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_image_classifier(tmp_path / "missing.pt")
+
+
+def test_accuracy_table_counts_per_instrument_and_overall():
+    labels = np.array([0, 0, 0, 12])
+    table = accuracy_table(labels, np.array([0, 0, 5, 12]), "test")
+    assert list(table["instrument"]) == [INSTRUMENT_NAMES[0], INSTRUMENT_NAMES[12], "all"]
+    assert list(table["correct"]) == [2, 1, 3]
+    assert table["accuracy"].tolist() == pytest.approx([2 / 3, 1.0, 0.75])
+
+
+def _write_windows(root, n=8):
+    """Four tracks: violin (dark) and cello (bright), one train and one test take each."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for t, (instrument, split) in enumerate([("violin", "train"), ("cello", "train"), ("violin", "test"), ("cello", "test")]):
+        track = root / f"t{t}"
+        track.mkdir(parents=True)
+        shade = 30 if instrument == "violin" else 220
+        np.save(track / "frames.npy", np.clip(shade + rng.normal(0, 15, (n, 64, 64, 3)), 0, 255).astype(np.uint8))
+        np.save(track / "audio.npy", np.zeros(22050 + n * 4410, np.float32))
+        for k in range(n):
+            rows.append(dict(
+                window_id=len(rows), track_id=f"0{t}_Toy_1_vn", window_index=k, start_s=k * 0.1, frame_index=k * 3,
+                frame_time_s=k * 0.1, audio_start=k * 4410, audio_stop=k * 4410 + 22050, piece=f"0{t}_Toy_vn",
+                instrument=instrument, label=INSTRUMENT_NAMES.index(instrument), take_id=f"take{t}", split=split,
+                frames_path=str(track / "frames.npy"), audio_path=str(track / "audio.npy")))
+    windows = pd.DataFrame(rows).astype({"window_index": "int32", "frame_index": "int32", "label": "int16"})
+    manifests.write(windows, root / "windows.parquet", "windows")
+    return windows
+
+
+def test_image_encoder_step_writes_classifier_accuracy_and_one_encoding_per_window(tmp_path):
+    windows = _write_windows(tmp_path)
+    out = tmp_path / "out"
+    argv = ["image-encoder", "--windows", str(tmp_path / "windows.parquet"), "--model", str(out / "model" / "model.pt"),
+            "--embeddings", str(out / "image_classifier.npy"), "--accuracy", str(out / "model" / "accuracy.csv"),
+            "--epochs", "10", "--batch-size", "4", "--channels", "4", "4", "8", "8", "8", "8", "--hidden", "16", "--dropout", "0",
+            "--lr", "3e-3"]
+    assert cli.main(argv) == 0
+    codes = np.load(out / "image_classifier.npy")
+    assert codes.shape == (len(windows), 128) and codes.dtype == np.float32
+    judge = load_image_classifier(out / "model" / "model.pt")
+    frames = np.load(tmp_path / "t2" / "frames.npy")
+    _, again = predict(judge, frames)
+    np.testing.assert_allclose(codes[16:24], again, rtol=1e-5, atol=1e-5)  # row = window_id
+    table = pd.read_csv(out / "model" / "accuracy.csv")
+    assert set(table["split"]) == {"train", "test"}
+    assert table.set_index(["split", "instrument"]).loc[("test", "all"), "n"] == 16
+    assert table.set_index(["split", "instrument"]).loc[("test", "all"), "accuracy"] == 1.0
+    assert torch.load(out / "model" / "model.pt", weights_only=True)["extra"]["test_accuracy"] == 1.0
