@@ -8,8 +8,10 @@ so a training job touches only the rows it uses.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,30 @@ import pandas as pd
 
 class StoreError(ValueError):
     """An array store is missing or does not match the manifest; names the file."""
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block ends
+    without error (with the usual file permissions), removed otherwise. A failed job thus
+    leaves nothing a rerun would take as valid output."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _open_npy(path: str | os.PathLike) -> np.ndarray:
@@ -83,16 +109,22 @@ def load_window_audio(windows: pd.DataFrame) -> np.ndarray:
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """Writes ``array`` as ``.npy`` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.asarray(array))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(array))
+
+
+@contextlib.contextmanager
+def create_array(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32) -> Iterator[np.ndarray]:
+    """A writable ``.npy`` memmap filled in the ``with`` block, renamed to ``path`` on success.
+
+    For stores too large to build in memory (the STFT of full URMP is about 15 GB); an
+    exception inside the block leaves no file at ``path``.
+    """
+    with atomic_output(path) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        yield array
+        array.flush()
+        del array
 
 
 def open_array(path: str | os.PathLike, rows: int | None = None) -> np.ndarray:

@@ -31,7 +31,6 @@ import csv
 import logging
 import os
 import random
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -41,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from crossmodal.store import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +108,13 @@ def gather(array: np.ndarray, idx: np.ndarray, device: torch.device, dtype: torc
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _atomic_write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
 
 
 def _rng_states() -> dict[str, Any]:

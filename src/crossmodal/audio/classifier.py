@@ -1,0 +1,226 @@
+"""Train one audio classifier of Table 1 (a representation, a conv depth, a seed) and test it.
+
+Trains on the train split's windows with their instrument labels (13 classes,
+urmp.INSTRUMENT_NAMES), then classifies every window. Writes into --out-dir: ``model.pt``
+(weights + how to rebuild the model), ``result.json`` (test and train accuracy, per-class
+counts, confusion matrix), ``confusion.csv`` (test split; rows true, columns predicted),
+``metrics.csv`` (per epoch) and ``checkpoint.pt`` (resume; not a workflow output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crossmodal import training
+from crossmodal.audio.data import (
+    LabelledStore,
+    add_training_arguments,
+    confusion_frame,
+    confusion_matrix,
+    load_labelled,
+    none_or,
+    row_statistics,
+    section_defaults,
+    write_csv_atomic,
+    write_json_atomic,
+)
+from crossmodal.features import REPRESENTATIONS
+from crossmodal.models.sound import AudioClassifier, dropout_rates
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSettings:
+    """``audio_classifier:`` settings one model depends on (see the config schema)."""
+
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    channels: tuple[int, ...] = (8, 16, 32, 32, 32, 32)
+    fc_units: int = 256
+    dropout: tuple[float, float] = (0.7, 0.8)
+    dropout_is: str = "keep_probability"
+    l2: float = 0.015
+    batch_norm: bool = True
+    max_freq_bins: int | None = 128
+    standardise: str = "per_bin"
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> ClassifierSettings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
+        return cls(**kept)
+
+
+def build_classifier(in_shape: tuple[int, int], conv_layers: int, settings: ClassifierSettings) -> AudioClassifier:
+    return AudioClassifier(
+        in_shape,
+        n_classes=len(INSTRUMENT_NAMES),
+        conv_layers=conv_layers,
+        channels=settings.channels,
+        fc_units=settings.fc_units,
+        dropout=dropout_rates(settings.dropout, settings.dropout_is),
+        batch_norm=settings.batch_norm,
+        max_freq_bins=settings.max_freq_bins,
+    )
+
+
+@torch.no_grad()
+def predict(model: AudioClassifier, features: np.ndarray, rows: np.ndarray, device: torch.device,
+            batch: int = 256, encodings: bool = False) -> np.ndarray:
+    """Predicted labels int64 [n] (or 128-d encodings float32 [n, 128]) of ``features[rows]``."""
+    model.eval()
+    out = []
+    for start in range(0, len(rows), batch):
+        x = training.gather(features, rows[start : start + batch], device)
+        z = model.encode(x) if encodings else model(x).argmax(1)
+        out.append(z.float().cpu().numpy() if encodings else z.cpu().numpy())
+    if not out:
+        return np.zeros((0, 128), np.float32) if encodings else np.zeros(0, np.int64)
+    return np.concatenate(out)
+
+
+def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    return float((labels == predictions).mean()) if len(labels) else float("nan")
+
+
+def train_classifier(
+    store: LabelledStore,
+    rep: str,
+    conv_layers: int,
+    seed: int,
+    settings: ClassifierSettings,
+    out_dir: str | Path,
+    device: torch.device,
+    amp: bool = True,
+) -> tuple[AudioClassifier, dict[str, Any]]:
+    """Trains (or resumes) one classifier in ``out_dir``; returns it and its result record."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    in_shape = tuple(int(s) for s in store.features.shape[1:])
+    training.seed_everything(seed)
+    model = build_classifier(in_shape, conv_layers, settings)
+    mean, std = row_statistics(store.features, store.train, settings.standardise)
+    model.standardise.fit(torch.from_numpy(mean), torch.from_numpy(std))
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    signature = json.dumps({"rep": rep, "conv_layers": conv_layers, "in_shape": in_shape,
+                            "n_train": len(store.train), "n_test": len(store.test),
+                            **{k: v for k, v in dataclasses.asdict(settings).items() if k != "epochs"}})
+    run = training.TrainingRun(out_dir, {"classifier": model}, {"classifier": optimizer},
+                               total_epochs=settings.epochs, seed=seed, device=device, amp=amp,
+                               signature=signature)
+    labels = store.labels
+    for epoch in run.epochs():
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for idx in run.batches(len(store.train), settings.batch_size, epoch):
+            rows = store.train[idx]
+            x = training.gather(store.features, rows, run.device)
+            y = training.gather(labels, rows, run.device)
+            with run.autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y) + settings.l2 * model.l2_penalty()
+            run.step(loss, "classifier")
+            loss_sum += loss.item() * len(rows)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(rows)
+        test_acc = accuracy(labels[store.test], predict(model, store.features, store.test, run.device))
+        run.end_epoch(epoch, {"loss": loss_sum / seen, "train_accuracy_dropout": correct / seen, "test_accuracy": test_acc})
+
+    test_pred = predict(model, store.features, store.test, run.device)
+    train_pred = predict(model, store.features, store.train, run.device)
+    matrix = confusion_matrix(labels[store.test], test_pred)
+    per_class = {
+        name: {"test_windows": int(matrix[i].sum()), "correct": int(matrix[i, i]),
+               "accuracy": float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None}
+        for i, name in enumerate(INSTRUMENT_NAMES)
+    }
+    result = {
+        "representation": rep,
+        "conv_layers": conv_layers,
+        "seed": seed,
+        "test_accuracy": accuracy(labels[store.test], test_pred),
+        "train_accuracy": accuracy(labels[store.train], train_pred),
+        "n_train": int(len(store.train)),
+        "n_test": int(len(store.test)),
+        "epochs": settings.epochs,
+        "in_shape": list(in_shape),
+        "per_class": per_class,
+        "confusion": matrix.tolist(),
+        "instruments": list(INSTRUMENT_NAMES),
+        "settings": dataclasses.asdict(settings),
+        "seconds": time.perf_counter() - started,
+    }
+    extra = {"kind": "audio_classifier", "representation": rep, "conv_layers": conv_layers, "in_shape": list(in_shape),
+             "settings": json.dumps(dataclasses.asdict(settings)), "test_accuracy": result["test_accuracy"],
+             "train_accuracy": result["train_accuracy"], "seed": seed}
+    run.save_final(out_dir / "model.pt", extra=extra)
+    return model, result
+
+
+def load_audio_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[AudioClassifier, dict[str, Any]]:
+    """Rebuilds a classifier from its ``model.pt`` (eval mode); returns it and its saved extra."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    extra = payload.get("extra", {})
+    if extra.get("kind") != "audio_classifier":
+        raise training.CheckpointError(f"{path}: is not an audio classifier's model.pt")
+    settings = ClassifierSettings.from_mapping(json.loads(extra["settings"]))
+    model = build_classifier(tuple(extra["in_shape"]), int(extra["conv_layers"]), settings)
+    training.load_models(path, {"classifier": model})
+    return model.to(device).eval(), extra
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = section_defaults("audio_classifier")
+    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
+    parser.add_argument("--features", required=True, help="representation store <rep>.npy [N, F, T]")
+    parser.add_argument("--rep", required=True, choices=REPRESENTATIONS, help="its representation (for the record)")
+    parser.add_argument("--conv-layers", type=int, required=True, help="conv layers (Table 1: 3 or 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", required=True, help="folder for model.pt, result.json, confusion.csv, metrics.csv")
+    parser.add_argument("--epochs", type=int, default=d["epochs"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
+    parser.add_argument("--channels", type=int, nargs="+", default=d["channels"])
+    parser.add_argument("--fc-units", type=int, default=d["fc_units"])
+    parser.add_argument("--dropout", type=float, nargs=2, default=d["dropout"])
+    parser.add_argument("--dropout-is", choices=["keep_probability", "drop_rate"], default=d["dropout_is"])
+    parser.add_argument("--l2", type=float, default=d["l2"])
+    parser.add_argument("--batch-norm", type=int, choices=[0, 1], default=int(d["batch_norm"]))
+    parser.add_argument("--max-freq-bins", type=none_or(int), default=d["max_freq_bins"], help="none keeps every bin")
+    parser.add_argument("--standardise", choices=["per_bin", "global", "none"], default=d["standardise"])
+    add_training_arguments(parser)
+
+
+def settings_from_args(args: argparse.Namespace) -> ClassifierSettings:
+    return ClassifierSettings(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        channels=tuple(args.channels), fc_units=args.fc_units, dropout=tuple(args.dropout),
+        dropout_is=args.dropout_is, l2=args.l2, batch_norm=bool(args.batch_norm),
+        max_freq_bins=args.max_freq_bins, standardise=args.standardise,
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    training.set_threads(args.threads)
+    device = training.pick_device(args.device)
+    store = load_labelled(args.windows, args.features)
+    out_dir = Path(args.out_dir)
+    _, result = train_classifier(store, args.rep, args.conv_layers, args.seed, settings_from_args(args),
+                                 out_dir, device, amp=bool(args.amp))
+    write_csv_atomic(out_dir / "confusion.csv", confusion_frame(np.array(result["confusion"])), index=True)
+    write_json_atomic(out_dir / "result.json", result)
+    log.info("%s, %d conv layers, seed %d: test accuracy %.2f%% (%d windows), %.1f s",
+             args.rep, args.conv_layers, args.seed, 100 * result["test_accuracy"], result["n_test"], result["seconds"])
