@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoders.smk"
+include: "workflow/rules/image_encoder.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluation.smk"
 
