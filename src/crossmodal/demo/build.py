@@ -68,6 +68,12 @@ def piece_notes(demo: DemoPiece, duration_s: float, seed: int) -> tuple[list[np.
     Piece 32 (whose real annotations ship with the package) plays its real notes; every other
     piece plays seeded melodies keyed by (seed, piece name, part, instrument).
     """
+    notes, start = _raw_piece_notes(demo, duration_s, seed)
+    # Rounded to the milliseconds the Notes files hold, so files, audio, F0s and poses agree.
+    return [np.round(n, 3) for n in notes], start
+
+
+def _raw_piece_notes(demo: DemoPiece, duration_s: float, seed: int) -> tuple[list[np.ndarray], float | None]:
     piece = demo.piece
     if piece.dir_name == urmp.REAL_PIECE_32_DIR.name:
         files = []

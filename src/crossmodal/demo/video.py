@@ -8,7 +8,6 @@ player's pose, which is quantised, so each distinct pose is drawn once and reuse
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,8 +16,6 @@ import numpy as np
 
 from crossmodal.demo.figure import REST, Player, Pose, Room, draw_panel
 from crossmodal.demo.melody import pitch_position
-
-log = logging.getLogger(__name__)
 
 #: A player keeps the playing pose through silences shorter than this (s): a breath or a bow
 #: change is not a rest.
