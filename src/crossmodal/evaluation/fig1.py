@@ -1,0 +1,56 @@
+"""Fig. 1: one generated image per instrument for each S2I model, and I2S spectrograms.
+
+One test-split window per instrument (seeded pick) is the input of every row: its sound
+conditions S2I-C, S2I-A and S2I-N (same noise for all three), its image conditions I2S. Beyond
+the paper, the window's real frame is shown on top so the generations can be compared with
+what the sound came with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import numpy as np
+
+from crossmodal.evaluation import figures
+from crossmodal.evaluation.generate import generate_images, generate_lms
+from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
+from crossmodal.evaluation.selection import per_instrument
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
+    parser.add_argument("--gan", nargs=3, action="append", default=[], metavar=("NAME", "MODEL", "ENCODINGS"),
+                        help="an S2I model, its model.pt and sound encodings; repeat (rows in this order)")
+    parser.add_argument("--i2s", nargs=2, metavar=("MODEL", "ENCODINGS"), help="the I2S model and image encodings")
+    parser.add_argument("--frames", type=int, default=44, help="LMS frames of a window (the features' T)")
+    parser.add_argument("--split", default="test", choices=["train", "test"], help="split the inputs come from")
+    add_runtime_arguments(parser)
+    parser.add_argument("--out", required=True, help="output: fig1_generated.png")
+
+
+def run(args: argparse.Namespace) -> None:
+    from crossmodal import store
+
+    device = device_from(args)
+    windows = read_windows(args.windows)
+    picks = per_instrument(windows, args.split, 1, args.seed)
+    if not picks:
+        raise ValueError(f"{args.windows}: no {args.split} window for Fig. 1")
+    columns = list(picks)
+    ids = np.array([picks[c][0] for c in columns], dtype=np.int64)
+    rows = {"real frame": list(store.load_frames(windows.iloc[ids]))}
+    for name, model_path, encodings_path in args.gan:
+        generator, _ = load_generator(model_path, "s2i", device)
+        encodings = open_encodings(encodings_path, len(windows))
+        rows[name] = list(generate_images(generator, encodings[ids], ids, args.seed, device))
+    lms_row = None
+    if args.i2s:
+        generator, _ = load_generator(args.i2s[0], "i2s", device)
+        encodings = open_encodings(args.i2s[1], len(windows))
+        lms_row = list(generate_lms(generator, encodings[ids], ids, args.seed, args.frames, device))
+    figures.plot_generated_grid(rows, columns, args.out, lms_row=lms_row, lms_label="I2S (LMS)")
+    log.info("Fig. 1 from %s windows %s", args.split, ids.tolist())

@@ -1,0 +1,56 @@
+"""The classifiers that judge generated samples: Gamma for images (Sec. 5.2.2) and the sound
+classifier for LMS (Sec. 5.4). Both give class logits and their 128-d encoding, the latter
+for the Frechet distance between real and generated samples."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+
+class ImageJudge:
+    """Gamma, the image classifier of Sec. 3.4, on uint8 RGB images [n, S, S, 3]."""
+
+    def __init__(self, path: str | os.PathLike, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
+        from crossmodal.models.image import load_image_classifier
+
+        self.model = load_image_classifier(path, device)
+        self.device, self.batch_size = device, batch_size
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits float32 [n, n_classes], encodings float32 [n, 128])."""
+        from crossmodal.models.image import predict
+
+        return predict(self.model, images, self.batch_size, self.device)
+
+
+class SoundJudge:
+    """The sound classifier of Sec. 3.3 (the LMS one that encodes sound for S2I-C), on LMS in
+    the features' units (dB) [n, n_mels, t]; it standardises its input itself."""
+
+    def __init__(self, path: str | os.PathLike, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
+        from crossmodal.audio.classifier import load_audio_classifier
+
+        self.model, self.extra = load_audio_classifier(path, device)
+        self.in_shape = tuple(self.extra["in_shape"])
+        self.device, self.batch_size = device, batch_size
+
+    @torch.no_grad()
+    def __call__(self, lms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits float32 [n, n_classes], encodings float32 [n, 128])."""
+        if tuple(lms.shape[1:]) != self.in_shape:
+            raise ValueError(f"the sound classifier takes [n, {self.in_shape[0]}, {self.in_shape[1]}] LMS, "
+                             f"got {tuple(lms.shape)}")
+        self.model.eval()
+        logits, codes = [], []
+        for start in range(0, len(lms), self.batch_size):
+            x = torch.as_tensor(np.asarray(lms[start:start + self.batch_size], dtype=np.float32)).to(self.device)
+            code = self.model.encode(x)
+            codes.append(code.float().cpu().numpy())
+            logits.append(self.model.fc3(code).float().cpu().numpy())
+        n_classes = self.model.fc3.out_features
+        if not logits:
+            return np.zeros((0, n_classes), np.float32), np.zeros((0, 128), np.float32)
+        return np.concatenate(logits), np.concatenate(codes)
