@@ -214,7 +214,7 @@ def test_pose_fig1_and_human_eval_page_steps_write_their_outputs(world, tmp_path
             "--length", "4", "--step", "2", "--out", str(tmp_path / "fig10.png")]
     assert cli.main(pose) == 0
     fig1 = ["eval-fig1", *common(world), *gans(world), "--i2s", str(world / "gan" / "i2s" / "model.pt"),
-            str(world / "image_encodings.npy"), "--out", str(tmp_path / "fig1.png")]
+            str(world / "image_encodings.npy"), "--lms", str(world / "lms.npy"), "--out", str(tmp_path / "fig1.png")]
     assert cli.main(fig1) == 0
     page = ["human-eval-page", *common(world), *gans(world), "--sets", "3",
             "--out-dir", str(tmp_path / "human_eval"), "--key", str(tmp_path / "human_eval" / "key.csv")]

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gan", nargs=3, action="append", default=[], metavar=("NAME", "MODEL", "ENCODINGS"),
                         help="an S2I model, its model.pt and sound encodings; repeat (rows in this order)")
     parser.add_argument("--i2s", nargs=2, metavar=("MODEL", "ENCODINGS"), help="the I2S model and image encodings")
-    parser.add_argument("--frames", type=int, default=44, help="LMS frames of a window (the features' T)")
+    parser.add_argument("--lms", help="the real LMS store: I2S output is resized to its frames (default 44)")
     parser.add_argument("--split", default="test", choices=["train", "test"], help="split the inputs come from")
     add_runtime_arguments(parser)
     parser.add_argument("--out", required=True, help="output: fig1_generated.png")
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> None:
     if args.i2s:
         generator, _ = load_generator(args.i2s[0], "i2s", device)
         encodings = open_encodings(args.i2s[1], len(windows))
-        lms_row = list(generate_lms(generator, encodings[ids], ids, args.seed, args.frames, device))
+        frames = store.open_array(args.lms).shape[2] if args.lms else 44
+        lms_row = list(generate_lms(generator, encodings[ids], ids, args.seed, frames, device))
     figures.plot_generated_grid(rows, columns, args.out, lms_row=lms_row, lms_label="I2S (LMS)")
     log.info("Fig. 1 from %s windows %s", args.split, ids.tolist())
