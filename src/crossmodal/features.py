@@ -32,6 +32,7 @@ import librosa
 import numpy as np
 import scipy.fft
 import torch
+import torch.nn.functional as F
 
 #: The representations of Table 1, in the paper's column order.
 REPRESENTATIONS: tuple[str, ...] = ("ms", "lms", "cqt", "mfcc", "stft")
@@ -88,8 +89,34 @@ def feature_shape(rep: str, n_samples: int, params: FeatureParams) -> tuple[int,
 
 
 @functools.cache
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: str | None) -> torch.Tensor:
-    return torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm))
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: str | None) -> np.ndarray:
+    """librosa's mel filter bank, float32 [n_mels, 1 + n_fft/2]."""
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+
+
+#: Mel filters per block of the banded product (see :func:`_mel_blocks`).
+MEL_BLOCK = 16
+
+
+@functools.cache
+def _mel_blocks(params: FeatureParams) -> tuple[tuple[int, int, int, torch.Tensor], ...]:
+    """The mel filter bank cut into blocks of MEL_BLOCK filters and the FFT bins they cover.
+
+    Each filter is non-zero on a few bins only, so the product with the power spectrum is done
+    block by block over those bins (about 7x fewer multiplications than the dense product; the
+    weights and so the values are librosa's). Each block is (first filter, first bin, end bin,
+    weights [2 * bins, filters]), its rows doubled to take the squared real and imaginary parts
+    of the spectrum interleaved, which sums them into the power inside the product.
+    """
+    basis = _mel_basis(params.sr, params.n_fft, params.n_mels, params.fmin, params.fmax, params.htk, params.mel_norm)
+    blocks = []
+    for first in range(0, params.n_mels, MEL_BLOCK):
+        block = basis[first : first + MEL_BLOCK]
+        bins = np.flatnonzero(block.any(axis=0))
+        lo, hi = (int(bins[0]), int(bins[-1]) + 1) if len(bins) else (0, 0)
+        weights = torch.from_numpy(np.repeat(block[:, lo:hi].T, 2, axis=0).astype(np.float32))
+        blocks.append((first, lo, hi, weights))
+    return tuple(blocks)
 
 
 @functools.cache
@@ -105,22 +132,33 @@ def _as_batch(y: np.ndarray | torch.Tensor) -> torch.Tensor:
     return y
 
 
-def _complex_stft(y: torch.Tensor, params: FeatureParams) -> torch.Tensor:
-    window = torch.hann_window(params.n_fft, periodic=True, dtype=y.dtype, device=y.device)
-    return torch.stft(y, params.n_fft, params.hop_length, window=window, center=True, pad_mode="constant", return_complex=True)
+@functools.cache
+def _hann(n_fft: int) -> torch.Tensor:
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)  # scipy's "hann", as librosa's
+
+
+def _spectrum(y: torch.Tensor, params: FeatureParams) -> torch.Tensor:
+    """Complex STFT, frames first: [N, T, 1 + n_fft/2] (librosa.stft, centre, zero padding)."""
+    window = _hann(params.n_fft).to(y.device)
+    pad = params.n_fft // 2
+    frames = F.pad(y, (pad, pad)).unfold(-1, params.n_fft, params.hop_length)
+    return torch.fft.rfft(frames * window, dim=-1)
 
 
 def stft_magnitude(y: np.ndarray | torch.Tensor, params: FeatureParams) -> torch.Tensor:
     """STFT magnitude, [N, 1 + n_fft/2, T] float32, of windows y [N, samples]."""
-    return _complex_stft(_as_batch(y), params).abs()
+    return _spectrum(_as_batch(y), params).abs().transpose(1, 2)
 
 
 def mel_spectrum(y: np.ndarray | torch.Tensor, params: FeatureParams) -> torch.Tensor:
     """MS: mel power spectrum, [N, n_mels, T] float32 (librosa.feature.melspectrogram)."""
-    spec = _complex_stft(_as_batch(y), params)
-    power = spec.real.square() + spec.imag.square()
-    basis = _mel_basis(params.sr, params.n_fft, params.n_mels, params.fmin, params.fmax, params.htk, params.mel_norm)
-    return torch.matmul(basis.to(power.device), power)
+    spec = _spectrum(_as_batch(y), params)
+    squares = torch.view_as_real(spec).flatten(-2).square_()  # [N, T, 2F]: re^2, im^2 interleaved
+    mel = torch.zeros(*squares.shape[:-1], params.n_mels, dtype=squares.dtype, device=squares.device)
+    for first, lo, hi, weights in _mel_blocks(params):
+        if hi > lo:
+            mel[..., first : first + weights.shape[1]] = torch.matmul(squares[..., 2 * lo : 2 * hi], weights.to(squares.device))
+    return mel.transpose(1, 2)
 
 
 def power_to_db(power: torch.Tensor, params: FeatureParams) -> torch.Tensor:
@@ -170,12 +208,22 @@ COMPUTE: dict[str, Callable[[np.ndarray | torch.Tensor, FeatureParams], torch.Te
 }
 
 
+#: Windows transformed at once inside :func:`compute`: small enough for one block's frames
+#: and spectrum (about 0.7 MB per window) to stay in cache, which is 3x faster than 256.
+BLOCK_WINDOWS = 16
+
+
 def compute(rep: str, y: np.ndarray | torch.Tensor, params: FeatureParams) -> np.ndarray:
     """Representation ``rep`` of windows y [N, samples] as float32 [N, F, T]."""
     if rep not in COMPUTE:
         raise ValueError(f"unknown representation {rep!r}; expected one of {REPRESENTATIONS}")
+    y = _as_batch(y)
+    out = np.empty((len(y), *feature_shape(rep, y.shape[1], params)), dtype=np.float32)
+    block = len(y) if rep == "cqt" else BLOCK_WINDOWS  # librosa's CQT is batched on its own
     with torch.no_grad():
-        return COMPUTE[rep](y, params).cpu().numpy().astype(np.float32, copy=False)
+        for start in range(0, len(y), max(block, 1)):
+            out[start : start + block] = COMPUTE[rep](y[start : start + block], params).cpu().numpy()
+    return out
 
 
 def reference(rep: str, y: np.ndarray, params: FeatureParams) -> np.ndarray:

@@ -26,7 +26,8 @@ rule features:
         sr=config["dataset"]["audio_sr"],
         flags=lambda wildcards: cli_flags(config["features"], FEATURE_PARAMS[wildcards.rep]),
         chunk=config["features"]["chunk_windows"],
-    threads: 2
+    # One thread: the batched path is memory-bound, and the five stores run side by side.
+    threads: 1
     shell:
         "{CLI} features --windows {input.windows} --rep {wildcards.rep} --out {output} --sr {params.sr}"
         " {params.flags} --chunk {params.chunk} --threads {threads} 2> {log}"

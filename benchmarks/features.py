@@ -1,0 +1,110 @@
+"""Speed of the project's batched LMS against a plain loop calling librosa once per window.
+
+Both compute the LMS (STFT 2048/512, 128 mel bands, power_to_db with top_db per window) of the
+same N windows of 0.5 s at 44.1 kHz in the same run: the project's path is
+``crossmodal.features.compute("lms", ...)`` in chunks of --chunk windows (the feature rule's
+path); the baseline is ``librosa.power_to_db(librosa.feature.melspectrogram(y=w, ...))`` for
+each window ``w``. Each is timed --repeats times, alternating (median and min), after one
+untimed warm-up window, both with --threads threads (torch's, and the BLAS librosa calls).
+The goal is at least 10x, with equal values (max |difference| under 0.01 dB).
+
+The windows are synthetic notes (harmonic tones with noise) by default, or the first N windows
+of a windows manifest with --windows.
+
+    .venv/bin/python benchmarks/features.py [--n 1000] [--chunk 256] [--threads 1] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import librosa
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from crossmodal import features, manifests
+from crossmodal.store import load_window_audio
+
+SR = 44100
+WINDOW = 22050
+
+
+def synthetic_windows(n: int, seed: int = 0) -> np.ndarray:
+    """float32 [n, 22050]: a random harmonic note with noise per window."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(WINDOW) / SR
+    out = np.empty((n, WINDOW), dtype=np.float32)
+    for i in range(n):
+        f0 = 55.0 * 2 ** (rng.integers(0, 48) / 12)
+        decay = rng.uniform(0.3, 3.0)
+        wave = sum(k ** -decay * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) for k in range(1, 16) if k * f0 < SR / 2)
+        out[i] = 0.2 * wave / np.abs(wave).max() + 0.005 * rng.normal(size=WINDOW)
+    return out
+
+
+def project_path(windows: np.ndarray, params: features.FeatureParams, chunk: int) -> np.ndarray:
+    out = np.empty((len(windows), params.n_mels, features.n_frames(windows.shape[1], params.hop_length)), np.float32)
+    for start in range(0, len(windows), chunk):
+        out[start : start + chunk] = features.compute("lms", windows[start : start + chunk], params)
+    return out
+
+
+def librosa_loop(windows: np.ndarray, params: features.FeatureParams) -> np.ndarray:
+    return np.stack([
+        librosa.power_to_db(
+            librosa.feature.melspectrogram(y=w, sr=params.sr, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels),
+            ref=params.ref, amin=params.amin, top_db=params.top_db,
+        )
+        for w in windows
+    ])
+
+
+def timed_alternating(fns, repeats: int):
+    """Runs each function ``repeats`` times, alternating, so load from other processes hits
+    both alike; returns (median seconds, min seconds, last result) per function."""
+    times = [[] for _ in fns]
+    results = [None] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            results[i] = fn()
+            times[i].append(time.perf_counter() - start)
+    return [(statistics.median(t), min(t), r) for t, r in zip(times, results, strict=True)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="windows")
+    parser.add_argument("--chunk", type=int, default=256, help="windows per batch of the project's path")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the feature rule's threads)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--windows", help="take the first --n windows of this manifest instead of synthetic ones")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.windows:
+        windows = load_window_audio(manifests.read(args.windows, "windows").iloc[: args.n])
+    else:
+        windows = synthetic_windows(args.n)
+    params = features.FeatureParams()
+    project_path(windows[:1], params, 1)  # warm-up: imports, mel basis, FFT plans
+    librosa_loop(windows[:1], params)
+    with threadpool_limits(limits=args.threads):  # librosa's BLAS gets the same threads as torch
+        (t_project, min_project, lms), (t_loop, min_loop, reference) = timed_alternating(
+            [lambda: project_path(windows, params, args.chunk), lambda: librosa_loop(windows, params)], args.repeats)
+    diff = float(np.abs(lms - reference).max())
+    n = len(windows)
+    print(f"LMS of {n} windows ({lms.shape[1]} x {lms.shape[2]}), torch threads {args.threads}, "
+          f"{args.repeats} alternating runs each (median, min):")
+    print(f"  project (batched, chunk {args.chunk}): {t_project:.3f} s, {min_project:.3f} s  ({1e3 * t_project / n:.2f} ms/window)")
+    print(f"  librosa loop, one call per window:    {t_loop:.3f} s, {min_loop:.3f} s  ({1e3 * t_loop / n:.2f} ms/window)")
+    print(f"  speed-up {t_loop / t_project:.1f}x median, {min_loop / min_project:.1f}x min (goal >= 10x); "
+          f"max |difference| {diff:.2e} dB (tolerance 1e-2)")
+    if diff > 1e-2:
+        raise SystemExit("values differ beyond tolerance")
+
+
+if __name__ == "__main__":
+    main()
