@@ -139,8 +139,8 @@ def run(args: argparse.Namespace) -> None:
                                           f"{name} {split}")
             fid = fid_or_nan(real_codes, codes)
             rows += score_rows(name, split, labels, pred, fid, PAPER_TABLE5.get((name, split), float("nan")))
-            log.info("%s, %s sounds: Gamma accuracy %.2f%% (paper %s), FID %.2f", name, split,
-                     100 * metrics.accuracy(pred, labels), PAPER_TABLE5.get((name, split), "-"), fid)
+            log.info("%s, %s sounds: Gamma accuracy %.2f%% (paper %.2f%%), FID %.2f", name, split,
+                     100 * metrics.accuracy(pred, labels), 100 * PAPER_TABLE5.get((name, split), float("nan")), fid)
     if not rows:
         raise ValueError(f"{args.windows}: no window in either split")
     write_csv(pd.DataFrame(rows), args.out)
