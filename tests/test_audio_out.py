@@ -76,3 +76,14 @@ def test_write_wav_writes_16_bit_pcm_and_leaves_no_temp_file(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["violin.wav"]
     with pytest.raises(ValueError, match="mono"):
         audio_out.write_wav(tmp_path / "stereo.wav", np.zeros((2, 10)), 44100)
+
+
+def test_lms_of_the_features_stage_inverts_to_the_tone_pitch():
+    from crossmodal import features
+
+    params = features.FeatureParams()
+    t = np.arange(22050) / SR
+    lms = features.compute("lms", (0.5 * np.sin(2 * np.pi * 660.0 * t)).astype(np.float32)[None], params)[0]
+    assert lms.shape == (128, 44)
+    audio = audio_out.lms_to_audio(lms, n_iter=16, length=22050, **audio_out.feature_kwargs(params))
+    assert dominant_frequency(audio) == pytest.approx(660.0, rel=0.06)
