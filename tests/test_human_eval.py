@@ -289,6 +289,12 @@ def test_clicking_through_the_page_downloads_the_expected_score_csv(tmp_path, br
     table = he.score_table(he.read_scores([saved]), key)
     assert table.loc[table.instrument == "all", "n_scores"].sum() == 11
 
+    # Reopened, the page restores the rater's progress (kept in the browser's local storage).
+    browser.go((tmp_path / "page" / "index.html").as_uri())
+    assert browser.script("return document.getElementById('progress').textContent;") == "11 of 12 images scored"
+    assert browser.script("return document.getElementById('rater').value;") == "Ann, rater"
+    assert browser.script(f"return document.querySelector('input[name=\"score_{first.set_id}_{first.image_slot}\"]:checked').value;") == "0"
+
 
 # --- the CLI step ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ key into the mean score per method (and per instrument), from which Fig. 8 is dr
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -103,11 +104,14 @@ def write_page(out_dir: str | os.PathLike, sets: list[ImageSet], seed: int,
     images_dir = out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     by_set = dict(zip(set_ids(sets), sets))
+    content = hashlib.sha256()  # names the page's saved progress in the browser
     for row in key.itertuples():
         image = np.asarray(by_set[row.set_id].images[row.method])
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise HumanEvalError(f"set {row.set_id}: images must be uint8 [S, S, 3], "
                                  f"got {image.dtype} {image.shape}")
+        content.update(row.image_file.encode())
+        content.update(np.ascontiguousarray(image).tobytes())
         with atomic_path(out_dir / row.image_file) as tmp:
             Image.fromarray(image).save(tmp, format="PNG")
     used = {Path(f).name for f in key["image_file"]}
@@ -115,12 +119,16 @@ def write_page(out_dir: str | os.PathLike, sets: list[ImageSet], seed: int,
         if stale.name not in used:
             stale.unlink()
     write_csv(key, Path(key_path) if key_path else out_dir / "key.csv")
-    write_text(render_page(key, title), out_dir / "index.html")
+    write_text(render_page(key, title, content.hexdigest()[:16]), out_dir / "index.html")
     return key
 
 
-def render_page(key: pd.DataFrame, title: str) -> str:
-    """The page's HTML: only set ids, instruments, slots and image files reach it."""
+def render_page(key: pd.DataFrame, title: str, page_id: str) -> str:
+    """The page's HTML: only set ids, instruments, slots and image files reach it.
+
+    ``page_id`` names the scores the browser keeps between visits (localStorage), so a page
+    with other images does not restore them; it must not depend on the methods.
+    """
     sets = []
     for set_id, rows in key.groupby("set_id", sort=False):
         sets.append({
@@ -132,7 +140,7 @@ def render_page(key: pd.DataFrame, title: str) -> str:
     data = {
         "sets": sets,
         "scores": [{"value": v, "meaning": m} for v, m in SCORE_MEANINGS.items()],
-        "page_id": f"human-eval-{len(sets)}-{sets[0]['set_id'] if sets else 'empty'}",
+        "page_id": page_id,
     }
     payload = json.dumps(data).replace("</", "<\\/")
     guideline = "".join(f"<tr><td>{v}</td><td>{html.escape(m)}</td></tr>" for v, m in SCORE_MEANINGS.items())
