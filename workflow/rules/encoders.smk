@@ -22,7 +22,7 @@ rule encode_sound_classifier:
         f"{LOGS}/encode_sound_classifier.log",
     benchmark:
         f"{BENCH}/encode_sound_classifier.tsv"
-    threads: 2
+    threads: 1
     shell:
         "{CLI} encode-sound --kind classifier --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"
@@ -43,7 +43,7 @@ rule sound_autoencoder:
     params:
         flags=cli_flags(config["autoencoder"], AUTOENCODER_PARAMS),
         seed=config["seed"],
-    threads: 2
+    threads: 1
     shell:
         "{CLI} sound-autoencoder --windows {input.windows} --features {input.features}"
         " --out-dir $(dirname {output.model}) --seed {params.seed} {params.flags}"
@@ -62,7 +62,7 @@ rule encode_sound_autoencoder:
         f"{LOGS}/encode_sound_autoencoder.log",
     benchmark:
         f"{BENCH}/encode_sound_autoencoder.tsv"
-    threads: 2
+    threads: 1
     shell:
         "{CLI} encode-sound --kind autoencoder --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"

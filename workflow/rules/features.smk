@@ -35,7 +35,9 @@ rule features:
 
 # The device and AMP come straight from the config in the shell line (not params), so moving
 # to a GPU does not invalidate models trained on CPU. checkpoint.pt beside the outputs is not
-# an output: a killed job rerun resumes from it.
+# an output: a killed job rerun resumes from it. One thread: these small convolutions gain
+# little from a second, and torch threads on a machine with more jobs than cores spin (a
+# 2-thread job ran 5x slower than a 1-thread one beside other jobs on 2 cores).
 rule audio_classifier:
     input:
         windows=rules.windows.output[0],
@@ -51,7 +53,7 @@ rule audio_classifier:
         f"{BENCH}/audio_classifiers/{{rep}}_{{layers}}_seed_{{seed}}.tsv"
     params:
         flags=cli_flags(AUDIO_CLASSIFIER, CLASSIFIER_PARAMS),
-    threads: 2
+    threads: 1
     shell:
         "{CLI} audio-classifier --windows {input.windows} --features {input.features} --rep {wildcards.rep}"
         " --conv-layers {wildcards.layers} --seed {wildcards.seed} --out-dir $(dirname {output.model})"

@@ -48,7 +48,7 @@ class ClassifierSettings:
     epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 1e-3
-    channels: tuple[int, ...] = (8, 16, 32, 32, 32, 32)
+    channels: tuple[int, ...] = (4, 8, 16, 32, 32, 32)
     fc_units: int = 256
     dropout: tuple[float, float] = (0.7, 0.8)
     dropout_is: str = "keep_probability"

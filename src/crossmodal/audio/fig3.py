@@ -41,6 +41,7 @@ def draw(wave: np.ndarray, sr: int, panels: dict[str, np.ndarray], title: str, o
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     axes = axes.ravel()
@@ -50,6 +51,7 @@ def draw(wave: np.ndarray, sr: int, panels: dict[str, np.ndarray], title: str, o
     for ax, rep in zip(axes[1:], PANELS, strict=True):
         image = ax.imshow(panels[rep], origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, panels[rep].shape[0]))
         ax.set(title=f"{PAPER_NAMES[rep]} ({panels[rep].shape[0]} x {panels[rep].shape[1]})", xlabel="time (s)", ylabel=ROW_LABELS[rep])
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(image, ax=ax, pad=0.01)
     fig.suptitle(title)
     try:

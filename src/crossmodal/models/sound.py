@@ -142,10 +142,15 @@ class AudioClassifier(nn.Module):
 AUTOENCODER_FITS = ("valid_convs", "crop", "resize")
 
 
+#: Slope of the conv stacks' leaky ReLU: a plain ReLU can die on the one-channel 120 x 36 map
+#: and leave stack 4 a constant input (seen on the demo data).
+LEAKY_SLOPE = 0.2
+
+
 class SoundAutoencoder(nn.Module):
     """Sec. 5.1's stacked convolution-deconvolution autoencoder (S2I-A's sound encoder).
 
-    Four stacks trained in order on MSE (greedy layer-wise): stacks 1-3 are a conv (+ ReLU)
+    Four stacks trained in order on MSE (greedy layer-wise): stacks 1-3 are a conv (+ leaky ReLU)
     whose output feeds the next stack and a deconv that reconstructs the stack's input; stack 4
     flattens its input ((F - 8) x (T - 8): 120 x 36 for the LMS) to 128 through a fully
     connected layer and back. The encoding is the output of that FC layer (linear).
@@ -171,8 +176,10 @@ class SoundAutoencoder(nn.Module):
         self.encoders = nn.ModuleList(
             nn.Conv2d(widths[i], widths[i + 1], kernels[i], padding=padding) for i in range(3)
         )
+        # A stride-1 deconvolution (transposed convolution) is a convolution padded by
+        # kernel - 1 - padding with flipped weights; written so, it trains faster on CPU.
         self.decoders = nn.ModuleList(
-            nn.ConvTranspose2d(widths[i + 1], widths[i], kernels[i], padding=padding) for i in range(3)
+            nn.Conv2d(widths[i + 1], widths[i], kernels[i], padding=kernels[i] - 1 - padding) for i in range(3)
         )
         flat = channels[-1] * self.inner_shape[0] * self.inner_shape[1]
         self.fc_encoder = nn.Linear(flat, ENCODING_DIM)
@@ -197,7 +204,7 @@ class SoundAutoencoder(nn.Module):
 
     def encode_stack(self, stack: int, h: torch.Tensor) -> torch.Tensor:
         if stack < 3:
-            return F.relu(self.encoders[stack](h))
+            return F.leaky_relu(self.encoders[stack](h), LEAKY_SLOPE)
         return self.fc_encoder(h.flatten(1))
 
     def decode_stack(self, stack: int, z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
