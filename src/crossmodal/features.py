@@ -154,17 +154,18 @@ def mel_spectrum(y: np.ndarray | torch.Tensor, params: FeatureParams) -> torch.T
     """MS: mel power spectrum, [N, n_mels, T] float32 (librosa.feature.melspectrogram)."""
     spec = _spectrum(_as_batch(y), params)
     squares = torch.view_as_real(spec).flatten(-2).square_()  # [N, T, 2F]: re^2, im^2 interleaved
-    mel = torch.zeros(*squares.shape[:-1], params.n_mels, dtype=squares.dtype, device=squares.device)
-    for first, lo, hi, weights in _mel_blocks(params):
-        if hi > lo:
-            mel[..., first : first + weights.shape[1]] = torch.matmul(squares[..., 2 * lo : 2 * hi], weights.to(squares.device))
-    return mel.transpose(1, 2)
+    parts = [
+        torch.matmul(squares[..., 2 * lo : 2 * hi], weights.to(squares.device)) if hi > lo
+        else squares.new_zeros(*squares.shape[:-1], weights.shape[1])
+        for _, lo, hi, weights in _mel_blocks(params)
+    ]
+    return torch.cat(parts, dim=-1).transpose(1, 2)
 
 
 def power_to_db(power: torch.Tensor, params: FeatureParams) -> torch.Tensor:
     """librosa.power_to_db of each window [..., F, T] separately (top_db per window), dB."""
-    db = 10.0 * torch.log10(torch.clamp(power, min=params.amin))
-    db = db - 10.0 * np.log10(max(params.amin, params.ref))
+    db = torch.clamp(power, min=params.amin).log10_().mul_(10.0)
+    db.sub_(10.0 * np.log10(max(params.amin, params.ref)))
     if params.top_db is not None:
         peak = db.amax(dim=(-2, -1), keepdim=True)
         db = torch.maximum(db, peak - params.top_db)
