@@ -52,7 +52,7 @@ def test_paper_dropout_read_as_keep_probability_drops_30_and_20_percent():
 def test_l2_penalty_is_half_the_squared_fc_weights_only():
     model = AudioClassifier((20, 44), 13, conv_layers=3)
     expected = sum(layer.weight.square().sum().item() for layer in (model.fc1, model.fc2, model.fc3)) / 2
-    assert float(model.l2_penalty()) == pytest.approx(expected, rel=1e-5)
+    assert model.l2_penalty().item() == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("fit", ["valid_convs", "crop", "resize"])
