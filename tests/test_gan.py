@@ -200,6 +200,12 @@ def test_sample_grid_has_a_row_per_instrument():
         assert (LABELS[row] == label).all()
 
 
+def test_sample_grid_of_one_instrument_is_square_and_spread_over_its_items():
+    grid = sample_grid_items(np.full(40, 3), 4)
+    assert grid.shape == (4, 4)
+    assert grid[0, 0] == 0 and grid[-1, -1] == 39 and len(np.unique(grid)) == 16
+
+
 # ------------------------------------------------------------------ training
 def _toy_s2i(n=48, seed=0):
     """Two instruments: dark images with one encoding, bright images with another."""
@@ -213,7 +219,7 @@ def _toy_s2i(n=48, seed=0):
 
 def _settings(**kw):
     base = dict(kind="s2i", epochs=3, batch_size=16, z_dim=8, condition_dim=16, ngf=4, ndf=4,
-                keep_every=1, sample_columns=2, lr_d=1e-3, lr_g=1e-3)
+                keep_every=1, sample_columns=2, learning_rate_d=1e-3, learning_rate_g=1e-3)
     return GANSettings(**{**base, **kw})
 
 

@@ -58,7 +58,7 @@ def _toy_images(n_per_class=24, size=16, seed=0):
     return images, labels
 
 
-SMALL = dict(channels=(4, 4, 8, 8, 8, 8), hidden=16, batch_size=16, lr=3e-3, dropout=0.0)
+SMALL = dict(channels=(4, 4, 8, 8, 8, 8), fc_units=16, batch_size=16, learning_rate=3e-3, dropout=0.0)
 
 
 def test_classifier_learns_a_toy_colour_set_and_reloads_identically(tmp_path):
@@ -130,8 +130,8 @@ def test_image_encoder_step_writes_classifier_accuracy_and_one_encoding_per_wind
     out = tmp_path / "out"
     argv = ["image-encoder", "--windows", str(tmp_path / "windows.parquet"), "--model", str(out / "model" / "model.pt"),
             "--embeddings", str(out / "image_classifier.npy"), "--accuracy", str(out / "model" / "accuracy.csv"),
-            "--epochs", "10", "--batch-size", "4", "--channels", "4", "4", "8", "8", "8", "8", "--hidden", "16", "--dropout", "0",
-            "--lr", "3e-3"]
+            "--epochs", "10", "--batch-size", "4", "--channels", "4", "4", "8", "8", "8", "8", "--fc-units", "16", "--dropout", "0",
+            "--learning-rate", "3e-3"]
     assert cli.main(argv) == 0
     codes = np.load(out / "image_classifier.npy")
     assert codes.shape == (len(windows), 128) and codes.dtype == np.float32

@@ -107,25 +107,25 @@ class WrongPairSampler:
 class GANSettings:
     """Everything a GAN job is configured with (config ``gan:``; see the schema for sources)."""
 
-    kind: str = "s2i"                   # s2i | i2s
-    wrong: str = "other_instrument"     # a WRONG_PAIRS mode
-    epochs: int = 10
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    z_dim: int = 100
-    condition_dim: int = 64
-    ngf: int = 64
-    ndf: int = 64
-    generator_extra_layers: int = 2     # I2S only
-    discriminator_extra_layers: int = 12  # I2S only
-    resize: str = "interpolate"         # I2S only: 128x44 <-> 128x34
-    keep_every: int = 5
-    sample_columns: int = 8
-    amp: bool = True
-    seed: int = 0
+    kind: str = field(default="s2i", metadata={"help": "s2i: sound encoding -> image; i2s: image encoding -> LMS"})
+    wrong: str = field(default="other_instrument", metadata={"help": "wrong pairs: Eq. 5/7, Eq. 6, or none (S2I-N)"})
+    epochs: int = field(default=10, metadata={"help": "training epochs"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch (GAN-CLS 64)"})
+    learning_rate_g: float = field(default=2e-4, metadata={"help": "generator Adam step size (GAN-CLS 2e-4)"})
+    learning_rate_d: float = field(default=2e-4, metadata={"help": "discriminator Adam step size (GAN-CLS 2e-4)"})
+    beta1: float = field(default=0.5, metadata={"help": "Adam beta1 (GAN-CLS 0.5)"})
+    beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
+    z_dim: int = field(default=100, metadata={"help": "noise size (GAN-CLS 100)"})
+    condition_dim: int = field(default=64, metadata={"help": "compressed encoding size (paper 64)"})
+    ngf: int = field(default=64, metadata={"help": "generator width (32x32 map has ngf channels)"})
+    ndf: int = field(default=64, metadata={"help": "discriminator width"})
+    generator_extra_layers: int = field(default=2, metadata={"help": "I2S: extra 3x3 layers in G (paper 2)"})
+    discriminator_extra_layers: int = field(default=12, metadata={"help": "I2S: extra 3x3 layers in D (paper 12)"})
+    resize: str = field(default="interpolate", metadata={"help": "I2S: LMS 128x44 <-> 128x34 by interpolation or np.resize"})
+    keep_every: int = field(default=5, metadata={"help": "keep a checkpoint and a sample grid every k epochs"})
+    sample_columns: int = field(default=8, metadata={"help": "items per instrument in the sample grid"})
+    amp: bool = field(default=True, metadata={"help": "mixed precision on CUDA (1/0)"})
+    seed: int = field(default=0, metadata={"help": "seed of weights, batches, noise and wrong pairs"})
 
     def __post_init__(self) -> None:
         if self.kind not in ("s2i", "i2s"):
@@ -176,11 +176,18 @@ def _noise(n: int, z_dim: int, seed: int, epoch: int, batch: int, device: torch.
 
 
 def sample_grid_items(labels: np.ndarray, columns: int) -> np.ndarray:
-    """Fixed items for the sample grid: per instrument (row), ``columns`` items evenly spread. int [rows, columns]."""
+    """Fixed items for the sample grid, int [rows, columns]: per instrument, evenly spread items.
+
+    Each instrument gets one row, or ``columns // n_instruments`` rows when there are few
+    (a pose model's single instrument fills a square grid).
+    """
+    classes = np.unique(labels)
+    rows_each = max(1, columns // len(classes))
     rows = []
-    for c in np.unique(labels):
+    for c in classes:
         members = np.flatnonzero(labels == c)
-        rows.append(members[np.linspace(0, len(members) - 1, columns).round().astype(int)])
+        picks = members[np.linspace(0, len(members) - 1, rows_each * columns).round().astype(int)]
+        rows.extend(picks.reshape(rows_each, columns))
     return np.stack(rows)
 
 
@@ -208,8 +215,8 @@ class GANTrainer:
             self.generator.set_lms_range(*data.lms_range)
         self.sampler = None if s.wrong == "none" else WrongPairSampler(data.labels, s.wrong)
         optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=s.lr_g, betas=(s.beta1, s.beta2)),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.lr_d, betas=(s.beta1, s.beta2)),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=s.learning_rate_g, betas=(s.beta1, s.beta2)),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.learning_rate_d, betas=(s.beta1, s.beta2)),
         }
         self.run = TrainingRun(
             self.out_dir, {"generator": self.generator, "discriminator": self.discriminator}, optimizers,
@@ -227,46 +234,55 @@ class GANTrainer:
         rows = self.targets[idx]
         return images_to_tensor(rows) if self.settings.kind == "s2i" else rows.float()
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the pairs: per batch a D step (Eq. 4) then a G step (Eq. 3)."""
-        s, run = self.settings, self.run
-        G, D = self.generator, self.discriminator
-        G.train()
-        D.train()
-        rng = np.random.default_rng([s.seed, epoch, 7])
-        sums = {"loss_d": 0.0, "loss_g": 0.0, "Sr": 0.0, "Sw": 0.0, "Sf": 0.0}
-        seen = 0
-        for b, idx in enumerate(run.batches(len(self.data.labels), s.batch_size, epoch)):
-            if len(idx) < 2:  # batch norm needs two items; drop a last batch of one
-                continue
-            index = torch.from_numpy(idx).to(self.device)
-            encoding = self.encodings[index]
-            real = self.target_batch(index)
-            z = _noise(len(idx), s.z_dim, s.seed, epoch, b, self.device)
-            with run.autocast():
-                fake = G(encoding, z)
-                real_logits = D(real, encoding)
-                fake_logits = D(fake.detach(), encoding)
-                wrong_logits = None
-                if self.sampler is not None:
-                    wrong = self.target_batch(torch.from_numpy(self.sampler(idx, rng)).to(self.device))
-                    wrong_logits = D(wrong, encoding)
-                loss_d = discriminator_loss(real_logits, fake_logits, wrong_logits)
-            run.step(loss_d, "discriminator")
-            D.requires_grad_(False)  # G's step needs gradients through D, not of D's weights
+    def fetch(self, idx: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """A batch from memory: (encodings [B, 128], true data, wrong data or None) on the device."""
+        index = torch.from_numpy(idx).to(self.device)
+        wrong = None
+        if self.sampler is not None:
+            wrong = self.target_batch(torch.from_numpy(self.sampler(idx, rng)).to(self.device))
+        return self.encodings[index], self.target_batch(index), wrong
+
+    def step(self, encoding: torch.Tensor, real: torch.Tensor, wrong: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
+        """A D step (Eq. 4) then a G step (Eq. 3) on one batch.
+
+        Returns, detached on the device (no sync per batch), [loss_d * B, loss_g * B, sum Sr,
+        sum Sw, sum Sf]; Sw is 0 without wrong pairs.
+        """
+        run, G, D = self.run, self.generator, self.discriminator
+        with run.autocast():
+            fake = G(encoding, z)
+            real_logits = D(real, encoding)
+            fake_logits = D(fake.detach(), encoding)
+            wrong_logits = D(wrong, encoding) if wrong is not None else None
+            loss_d = discriminator_loss(real_logits, fake_logits, wrong_logits)
+        run.step(loss_d, "discriminator")
+        D.requires_grad_(False)  # G's step needs gradients through D, not of D's weights
+        try:
             with run.autocast():
                 loss_g = generator_loss(D(fake, encoding))
             run.step(loss_g, "generator")
+        finally:
             D.requires_grad_(True)
-            n = len(idx)
-            seen += n
-            sums["loss_d"] += loss_d.item() * n
-            sums["loss_g"] += loss_g.item() * n
-            sums["Sr"] += torch.sigmoid(real_logits.detach().float()).sum().item()
-            sums["Sf"] += torch.sigmoid(fake_logits.detach().float()).sum().item()
-            if wrong_logits is not None:
-                sums["Sw"] += torch.sigmoid(wrong_logits.detach().float()).sum().item()
-        metrics = {k: v / max(seen, 1) for k, v in sums.items()}
+        n = len(encoding)
+        score = lambda logits: torch.sigmoid(logits.detach().float()).sum()
+        sw = score(wrong_logits) if wrong_logits is not None else torch.zeros((), device=loss_d.device)
+        return torch.stack([loss_d.detach() * n, loss_g.detach() * n, score(real_logits), sw, score(fake_logits)])
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the pairs; returns the epoch's mean loss_d, loss_g, Sr, Sw, Sf."""
+        s = self.settings
+        self.generator.train()
+        self.discriminator.train()
+        rng = np.random.default_rng([s.seed, epoch, 7])
+        sums = torch.zeros(5, device=self.device)
+        seen = 0
+        for b, idx in enumerate(self.run.batches(len(self.data.labels), s.batch_size, epoch)):
+            if len(idx) < 2:  # batch norm needs two items; drop a last batch of one
+                continue
+            encoding, real, wrong = self.fetch(idx, rng)
+            sums += self.step(encoding, real, wrong, _noise(len(idx), s.z_dim, s.seed, epoch, b, self.device))
+            seen += len(idx)
+        metrics = dict(zip(("loss_d", "loss_g", "Sr", "Sw", "Sf"), (sums / max(seen, 1)).tolist()))
         if self.sampler is None:
             del metrics["Sw"]
         return metrics

@@ -32,10 +32,10 @@ class ClassifierSettings:
 
     epochs: int = 6
     batch_size: int = 64
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     weight_decay: float = 0.0
     channels: tuple[int, ...] = (16, 16, 32, 32, 64, 64)
-    hidden: int = 256
+    fc_units: int = 256
     dropout: float = 0.5
     augment: bool = True
     amp: bool = True
@@ -83,8 +83,8 @@ def train_image_classifier(
 
     s = settings
     seed_everything(s.seed)
-    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.hidden, s.dropout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.fc_units, s.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
     run = TrainingRun(out_dir, {"image_classifier": model}, {"image_classifier": optimizer},
                       total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp)
     images = torch.from_numpy(np.ascontiguousarray(train_images)).to(run.device)
@@ -124,13 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ClassifierSettings()
     parser.add_argument("--epochs", type=int, default=d.epochs)
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
     parser.add_argument("--channels", type=int, nargs=6, default=list(d.channels), help="widths of the six 3x3 conv layers")
-    parser.add_argument("--hidden", type=int, default=d.hidden, help="width of the first FC layer")
+    parser.add_argument("--fc-units", type=int, default=d.fc_units, help="width of the first FC layer")
     parser.add_argument("--dropout", type=float, default=d.dropout)
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment, help="random shifts of up to 4 px")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision on CUDA")
+    parser.add_argument("--augment", type=int, choices=[0, 1], default=int(d.augment), help="random shifts of up to 4 px (1/0)")
+    parser.add_argument("--amp", type=int, choices=[0, 1], default=int(d.amp), help="mixed precision on CUDA (1/0)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -151,9 +151,9 @@ def run(args: argparse.Namespace) -> None:
     images = store.load_frames(windows)
     labels = windows["label"].to_numpy().astype(np.int64)
     settings = ClassifierSettings(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        channels=tuple(args.channels), hidden=args.hidden, dropout=args.dropout, augment=args.augment,
-        amp=args.amp, seed=args.seed,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+        channels=tuple(args.channels), fc_units=args.fc_units, dropout=args.dropout, augment=bool(args.augment),
+        amp=bool(args.amp), seed=args.seed,
     )
     device = pick_device(args.device)
     log.info("image classifier: %d train / %d test windows of %s images on %s", is_train.sum(), (~is_train).sum(),

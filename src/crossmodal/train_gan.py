@@ -43,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(GANSettings):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            parser.add_argument(flag, type=int, choices=[0, 1], default=int(f.default), help=f.metadata["help"])
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, default=f.default, choices=_CHOICES.get(f.name))
+            parser.add_argument(flag, type=kind, default=f.default, choices=_CHOICES.get(f.name), help=f.metadata["help"])
 
 
 def load_pairs(windows, encodings_path: str, kind: str, lms_path: str | None = None,
@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     set_threads(args.threads)
-    settings = GANSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(GANSettings)})
+    settings = GANSettings(**{f.name: bool(getattr(args, f.name)) if f.type in ("bool", bool) else getattr(args, f.name)
+                              for f in dataclasses.fields(GANSettings)})
     windows = manifests.read(args.windows, "windows")
     data = load_pairs(windows, args.encodings, settings.kind, args.lms, args.instrument, settings.resize)
     device = pick_device(args.device)

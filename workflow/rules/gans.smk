@@ -1,1 +1,161 @@
-# Stage: gans (see the issue that builds it). Rules are added by that stage.
+# Stage 4, the paper's Sec. 3.1-3.2 and 5.1: the cross-modal GANs, one job and one target each.
+#   s2i_c   sound-classifier encoding -> image, wrong pairs of another instrument (Eq. 5)
+#   s2i_n   the same encoding, no wrong pairs
+#   s2i_a   sound-autoencoder encoding -> image, Eq. 5
+#   pose_s2i_<instrument>  one instrument's pairs, wrong pairs of the same instrument (Eq. 6);
+#           the target `pose_s2i` trains every one in gan.pose_instruments
+#   i2s     image encoding -> LMS, wrong pairs of another instrument's sound (Eq. 7)
+# Each writes results/models/gan/<name>/: model.pt (load with crossmodal.gan_training.load_gan),
+# metrics.csv, and, not declared (a rerun must not delete them), checkpoint.pt (resume) and
+# checkpoints/epoch_XXXX.pt + samples/epoch_XXXX.png every gan.keep_every epochs and after the
+# last: gan_kept_epochs() lists them for the evaluation rules (read them as params, after model.pt).
+from crossmodal.audio.params import cli_flags
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+GAN = config["gan"]
+GAN_DIR = f"{RESULTS}/models/gan"
+GAN_PARAMS = (
+    "epochs", "batch_size", "learning_rate_g", "learning_rate_d", "beta1", "beta2", "z_dim", "condition_dim",
+    "keep_every", "sample_columns",
+)
+GAN_FLAGS = {
+    "s2i": cli_flags(GAN, GAN_PARAMS) + " " + cli_flags(GAN["s2i"], ("ngf", "ndf")),
+    "i2s": cli_flags(GAN, GAN_PARAMS) + " " + cli_flags(
+        GAN["i2s"], ("ngf", "ndf", "generator_extra_layers", "discriminator_extra_layers", "resize")
+    ),
+}
+GAN_MODELS = ["s2i_c", "s2i_n", "s2i_a", *(f"pose_s2i_{i}" for i in GAN["pose_instruments"]), "i2s"]
+
+_not_kept = sorted(set(GAN["pose_instruments"]) - set(config["instruments"]))
+if _not_kept:
+    raise ValueError(f"config gan.pose_instruments: {_not_kept} are not in config instruments")
+
+
+wildcard_constraints:
+    pose_instrument="|".join(INSTRUMENT_NAMES),
+
+
+def gan_kept_epochs():
+    """The epochs whose checkpoints/epoch_XXXX.pt and samples/epoch_XXXX.png every GAN keeps."""
+    every, last = GAN["keep_every"], GAN["epochs"]
+    return sorted({*range(every, last + 1, every), last})
+
+
+rule s2i_c:
+    input:
+        windows=rules.windows.output[0],
+        encodings=f"{RESULTS}/embeddings/sound_classifier.npy",
+    output:
+        model=f"{GAN_DIR}/s2i_c/model.pt",
+        metrics=f"{GAN_DIR}/s2i_c/metrics.csv",
+    log:
+        f"{LOGS}/gan/s2i_c.log",
+    benchmark:
+        f"{BENCH}/gan/s2i_c.tsv"
+    params:
+        flags=GAN_FLAGS["s2i"],
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} train-gan --kind s2i --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
+        " --out {output.model} {params.flags} --seed {params.seed}"
+        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+
+
+rule s2i_n:
+    input:
+        windows=rules.windows.output[0],
+        encodings=f"{RESULTS}/embeddings/sound_classifier.npy",
+    output:
+        model=f"{GAN_DIR}/s2i_n/model.pt",
+        metrics=f"{GAN_DIR}/s2i_n/metrics.csv",
+    log:
+        f"{LOGS}/gan/s2i_n.log",
+    benchmark:
+        f"{BENCH}/gan/s2i_n.tsv"
+    params:
+        flags=GAN_FLAGS["s2i"],
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} train-gan --kind s2i --wrong none --windows {input.windows} --encodings {input.encodings}"
+        " --out {output.model} {params.flags} --seed {params.seed}"
+        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+
+
+rule s2i_a:
+    input:
+        windows=rules.windows.output[0],
+        encodings=f"{RESULTS}/embeddings/sound_autoencoder.npy",
+    output:
+        model=f"{GAN_DIR}/s2i_a/model.pt",
+        metrics=f"{GAN_DIR}/s2i_a/metrics.csv",
+    log:
+        f"{LOGS}/gan/s2i_a.log",
+    benchmark:
+        f"{BENCH}/gan/s2i_a.tsv"
+    params:
+        flags=GAN_FLAGS["s2i"],
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} train-gan --kind s2i --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
+        " --out {output.model} {params.flags} --seed {params.seed}"
+        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+
+
+rule pose_s2i_instrument:
+    input:
+        windows=rules.windows.output[0],
+        encodings=f"{RESULTS}/embeddings/sound_classifier.npy",
+    output:
+        model=f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt",
+        metrics=f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/metrics.csv",
+    log:
+        f"{LOGS}/gan/pose_s2i_{{pose_instrument}}.log",
+    benchmark:
+        f"{BENCH}/gan/pose_s2i_{{pose_instrument}}.tsv"
+    params:
+        flags=GAN_FLAGS["s2i"],
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} train-gan --kind s2i --wrong same_instrument --instrument {wildcards.pose_instrument}"
+        " --windows {input.windows} --encodings {input.encodings} --out {output.model} {params.flags}"
+        " --seed {params.seed} --device {config[training][device]} --amp {config[training][amp]:d}"
+        " --threads {threads} 2> {log}"
+
+
+rule pose_s2i:
+    input:
+        expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+
+
+rule i2s:
+    input:
+        windows=rules.windows.output[0],
+        encodings=f"{RESULTS}/embeddings/image_classifier.npy",
+        lms=f"{RESULTS}/features/lms.npy",
+    output:
+        model=f"{GAN_DIR}/i2s/model.pt",
+        metrics=f"{GAN_DIR}/i2s/metrics.csv",
+    log:
+        f"{LOGS}/gan/i2s.log",
+    benchmark:
+        f"{BENCH}/gan/i2s.tsv"
+    params:
+        flags=GAN_FLAGS["i2s"],
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
+        " --lms {input.lms} --out {output.model} {params.flags} --seed {params.seed}"
+        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+
+
+rule gans:
+    input:
+        [f"{GAN_DIR}/{name}/model.pt" for name in GAN_MODELS],
+
+
+FINAL_TARGETS["gans"] = [f"{GAN_DIR}/{name}/{f}" for name in GAN_MODELS for f in ("model.pt", "metrics.csv")]
