@@ -1,1 +1,213 @@
-# Stage: evaluation (see the issue that builds it). Rules are added by that stage.
+# Stage 5, the paper's Sec. 5: judge what the GANs generate.
+#   Table 5 / Fig. 9   the image classifier Gamma on images from train- and test-split sounds
+#   I2S accuracy       the sound classifier on generated LMS, Fig. 11, Griffin-Lim WAVs
+#   Fig. 1, Fig. 10    generated images per instrument; pose generations for a sound sequence
+#   human evaluation   a blinded page (results/human_eval/index.html); when raters' score files
+#                      are in evaluation.human_scores_dir, Table 4 and Fig. 8 from them
+# The steps read the GANs' model.pt; Fig. 9 also reads the checkpoints/ kept beside it.
+import glob
+
+EVAL = config["evaluation"]
+FIGURES = f"{RESULTS}/figures"
+HUMAN_EVAL = f"{RESULTS}/human_eval"
+HUMAN_SCORES = EVAL["human_scores_dir"] or f"{RESOURCES}/human_scores"
+S2I_MODELS = {"S2I-C": "s2i_c", "S2I-A": "s2i_a", "S2I-N": "s2i_n"}
+S2I_ENCODINGS = {
+    "S2I-C": f"{RESULTS}/embeddings/sound_classifier.npy",
+    "S2I-A": f"{RESULTS}/embeddings/sound_autoencoder.npy",
+    "S2I-N": f"{RESULTS}/embeddings/sound_classifier.npy",
+}
+EVAL_RUNTIME = f"--batch-size {EVAL['batch_size']} --seed {config['seed']}"
+
+
+# --gan NAME MODEL ENCODINGS per S2I model, the files they read, and the features' LMS
+# definition for Griffin-Lim.
+S2I_GAN_FLAGS = {n: f"--gan {n} {GAN_DIR}/{S2I_MODELS[n]}/model.pt {S2I_ENCODINGS[n]}" for n in S2I_MODELS}
+S2I_INPUTS = [f"{GAN_DIR}/{folder}/model.pt" for folder in S2I_MODELS.values()] + sorted(set(S2I_ENCODINGS.values()))
+_F = config["features"]
+INVERSION_FLAGS = (
+    f"--sr {config['dataset']['audio_sr']} --n-fft {_F['n_fft']} --hop-length {_F['hop_length']}"
+    f" --fmin {_F['fmin']} --mel-norm {_F['mel_norm'] or 'none'} --ref {_F['ref']}"
+    f" {'--htk' if _F['htk'] else '--no-htk'}" + (f" --fmax {_F['fmax']}" if _F["fmax"] else "")
+)
+
+
+rule eval_table5:
+    input:
+        S2I_INPUTS,
+        windows=rules.windows.output[0],
+        judge=rules.image_classifier.output.model,
+    output:
+        report(f"{RESULTS}/table5.csv", caption="../report/table5.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/eval_table5.log",
+    benchmark:
+        f"{BENCH}/eval_table5.tsv"
+    params:
+        gans=" ".join(S2I_GAN_FLAGS.values()),
+        max_windows=EVAL["max_windows"],
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-table5 --windows {input.windows} --judge {input.judge} {params.gans}"
+        " --max-windows {params.max_windows} {params.runtime} --out {output}"
+        " --device {config[training][device]} --threads {threads} 2> {log}"
+
+
+rule eval_evolution:
+    input:
+        windows=rules.windows.output[0],
+        judge=rules.image_classifier.output.model,
+        model=f"{GAN_DIR}/s2i_c/model.pt",
+        encodings=S2I_ENCODINGS["S2I-C"],
+    output:
+        history=f"{FIGURES}/fig9_accuracy_evolution.csv",
+        figure=report(
+            f"{FIGURES}/fig9_accuracy_evolution.png", caption="../report/fig9.rst", category="Evaluation"
+        ),
+        best=report(f"{RESULTS}/best_checkpoint_s2i_c.csv", caption="../report/best_checkpoint.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/eval_evolution.log",
+    benchmark:
+        f"{BENCH}/eval_evolution.tsv"
+    params:
+        max_windows=EVAL["evolution_max_windows"],
+        sample_epochs=" ".join(str(e) for e in EVAL["fig9_sample_epochs"]),
+        samples=EVAL["fig9_samples"],
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-evolution --windows {input.windows} --judge {input.judge} --name S2I-C --model {input.model}"
+        " --encodings {input.encodings} --max-windows {params.max_windows} --samples {params.samples}"
+        " --sample-epochs {params.sample_epochs} {params.runtime} --history {output.history}"
+        " --figure {output.figure} --best {output.best} --device {config[training][device]} --threads {threads} 2> {log}"
+
+
+rule eval_i2s:
+    input:
+        windows=rules.windows.output[0],
+        judge=SOUND_ENCODER_MODEL,
+        model=f"{GAN_DIR}/i2s/model.pt",
+        encodings=rules.image_classifier.output.encodings,
+        lms=f"{RESULTS}/features/lms.npy",
+    output:
+        accuracy=report(f"{RESULTS}/i2s_accuracy.csv", caption="../report/i2s_accuracy.rst", category="Evaluation"),
+        fig11=report(
+            f"{FIGURES}/fig11_i2s_spectrograms.png", caption="../report/fig11.rst", category="Evaluation"
+        ),
+        audio=directory(f"{RESULTS}/i2s_audio"),
+    log:
+        f"{LOGS}/eval_i2s.log",
+    benchmark:
+        f"{BENCH}/eval_i2s.tsv"
+    params:
+        max_windows=EVAL["max_windows"],
+        examples=EVAL["fig11_examples"],
+        clips=EVAL["wav_clips"],
+        iters=EVAL["griffin_lim_iters"],
+        inversion=INVERSION_FLAGS,
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-i2s --windows {input.windows} --judge {input.judge} --model {input.model}"
+        " --encodings {input.encodings} --lms {input.lms} --max-windows {params.max_windows}"
+        " --examples {params.examples} --clips {params.clips} --griffin-lim-iters {params.iters}"
+        " {params.inversion} {params.runtime} --accuracy {output.accuracy} --fig11 {output.fig11}"
+        " --audio-dir {output.audio} --device {config[training][device]} --threads {threads} 2> {log}"
+
+
+rule eval_pose:
+    input:
+        expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+        windows=rules.windows.output[0],
+        encodings=S2I_ENCODINGS["S2I-C"],
+    output:
+        report(f"{FIGURES}/fig10_pose.png", caption="../report/fig10.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/eval_pose.log",
+    benchmark:
+        f"{BENCH}/eval_pose.tsv"
+    params:
+        gans=" ".join(f"--gan {i} {GAN_DIR}/pose_s2i_{i}/model.pt" for i in GAN["pose_instruments"]),
+        length=EVAL["pose_length"],
+        step=EVAL["pose_step"],
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-pose --windows {input.windows} --encodings {input.encodings} {params.gans}"
+        " --length {params.length} --step {params.step} {params.runtime} --out {output}"
+        " --device {config[training][device]} --threads {threads} 2> {log}"
+
+
+rule eval_fig1:
+    input:
+        S2I_INPUTS,
+        windows=rules.windows.output[0],
+        i2s=f"{GAN_DIR}/i2s/model.pt",
+        image_encodings=rules.image_classifier.output.encodings,
+        lms=f"{RESULTS}/features/lms.npy",
+    output:
+        report(f"{FIGURES}/fig1_generated.png", caption="../report/fig1.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/eval_fig1.log",
+    benchmark:
+        f"{BENCH}/eval_fig1.tsv"
+    params:
+        gans=" ".join(S2I_GAN_FLAGS[n] for n in ("S2I-C", "S2I-A", "S2I-N")),
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-fig1 --windows {input.windows} {params.gans} --i2s {input.i2s} {input.image_encodings}"
+        " --lms {input.lms}"
+        " {params.runtime} --out {output} --device {config[training][device]} --threads {threads} 2> {log}"
+
+
+rule human_eval_page:
+    input:
+        S2I_INPUTS,
+        windows=rules.windows.output[0],
+    output:
+        page=report(f"{HUMAN_EVAL}/index.html", caption="../report/human_eval_page.rst", category="Human evaluation"),
+        images=directory(f"{HUMAN_EVAL}/images"),
+        key=f"{HUMAN_EVAL}/key.csv",
+    log:
+        f"{LOGS}/human_eval_page.log",
+    benchmark:
+        f"{BENCH}/human_eval_page.tsv"
+    params:
+        gans=" ".join(S2I_GAN_FLAGS[n] for n in ("S2I-C", "S2I-N", "S2I-A")),
+        sets=EVAL["human_eval_sets"],
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} human-eval-page --windows {input.windows} {params.gans} --sets {params.sets} {params.runtime}"
+        " --out-dir $(dirname {output.page}) --key {output.key} --device {config[training][device]}"
+        " --threads {threads} 2> {log}"
+
+
+rule human_eval_report:
+    input:
+        key=rules.human_eval_page.output.key,
+        scores=sorted(glob.glob(f"{HUMAN_SCORES}/*.csv")),
+    output:
+        table=report(f"{RESULTS}/table4_human_eval.csv", caption="../report/table4.rst", category="Human evaluation"),
+        fig8=report(f"{FIGURES}/fig8_human_eval.png", caption="../report/fig8.rst", category="Human evaluation"),
+    log:
+        f"{LOGS}/human_eval_report.log",
+    benchmark:
+        f"{BENCH}/human_eval_report.tsv"
+    shell:
+        "{CLI} human-eval-report --key {input.key} --scores {input.scores} --table {output.table}"
+        " --fig8 {output.fig8} 2> {log}"
+
+
+FINAL_TARGETS["evaluation"] = [
+    *rules.eval_table5.output,
+    *rules.eval_evolution.output,
+    *rules.eval_i2s.output,
+    *rules.eval_pose.output,
+    *rules.eval_fig1.output,
+    *rules.human_eval_page.output,
+    # Table 4 and Fig. 8 once raters have put score files in evaluation.human_scores_dir.
+    *(rules.human_eval_report.output if glob.glob(f"{HUMAN_SCORES}/*.csv") else []),
+]
