@@ -116,18 +116,21 @@ def test_windows_past_the_last_frame_get_no_frame():
     assert list(chosen) == [0, 1, -1]
 
 
-def test_each_window_image_is_the_first_decoded_frame_at_or_after_its_start(tmp_path):
-    n = 90  # 3.003 s at 29.97 fps
-    video = write_video(tmp_path / "v.mp4", indexed_frames(n))
+@pytest.mark.parametrize("fps", ["30000/1001", "30", "25"])
+def test_each_window_image_is_the_first_decoded_frame_at_or_after_its_start(tmp_path, fps):
+    # At 30 fps every third frame sits exactly on a window start: it must be the one taken.
+    rate = Fraction(fps)
+    n = int(3 * rate) + 1
+    video = write_video(tmp_path / "v.mp4", indexed_frames(n), fps=fps)
     audio = write_audio(tmp_path / "a.wav", 3.0)
     frames, _, windows = run_extract(video, audio)
     assert len(windows) == 26  # floor((3.0 - 0.5) / 0.1) + 1
     for k, row in windows.iterrows():
         i = int(row["frame_index"])
-        # First frame i with i / 29.97 >= k / 10 (exact rationals).
-        expected = next(j for j in range(n) if j / NTSC >= Fraction(k, 10))
+        # First frame i with i / fps >= k / 10 (exact rationals).
+        expected = next(j for j in range(n) if j / rate >= Fraction(k, 10))
         assert i == expected, k
-        assert row["frame_time_s"] == pytest.approx(float(i / NTSC))
+        assert row["frame_time_s"] == pytest.approx(float(i / rate))
         assert row["frame_time_s"] >= row["start_s"]
         decoded_index = int(frames[k, 8, 8, 0]) + 256 * int(frames[k, 8, 8, 1])
         assert decoded_index == i, k
@@ -308,3 +311,14 @@ def test_write_outputs_failure_leaves_neither_outputs_nor_temp_files(tmp_path):
     with pytest.raises(manifests.ManifestError):
         extract.write_outputs(tmp_path, np.zeros((1, 2, 2, 3), np.uint8), np.zeros(4, np.float32), bad)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_decoded_panel_columns_match_integer_panel_bounds_on_an_odd_width(tmp_path):
+    frames = np.zeros((30, 32, 150, 3), np.uint8)
+    frames[..., 0] = np.arange(150)[None, None, :]  # each column holds its x
+    video = write_video(tmp_path / "v.mp4", frames)
+    audio = write_audio(tmp_path / "a.wav", 1.0)
+    for panel in (2, 4):
+        x, _, w, _ = extract.panel_crop(150, 32, panel, 4)
+        images, _, _ = run_extract(video, audio, panel=panel, panels=4, image_size=w)
+        assert images[0, 5, :, 0].tolist() == list(range(x, x + w)), panel

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import importlib
 import logging
 import math
 import os
@@ -32,12 +33,15 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ffmpeg
 import numpy as np
-import pandas as pd
 
-from crossmodal import manifests, media
+from crossmodal import media
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -203,35 +207,165 @@ def load_audio(path: Path, sr: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Video: one ffmpeg pass, frames on stdout, timestamps on stderr
 
-_FRAME_LINE = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:")
-_TIME_BASE_LINE = re.compile(r"config in time_base:\s*(\d+)/(\d+)")
+_FRAME_LINE = re.compile(r"\[(decoded|kept) @ [^\]]*\] n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:")
+_TIME_BASE_LINE = re.compile(r"\[kept @ [^\]]*\] config in time_base:\s*(\d+)/(\d+)")
+#: Pipe buffer asked for (Linux), so ffmpeg keeps decoding while Python is busy elsewhere.
+PIPE_BYTES = 1 << 20
+#: Slack (s) of ffmpeg's frame preselection, far above the rounding of its float timestamps.
+SELECT_SLACK_S = 1e-6
 
 
 def panel_crop(width: int, height: int, panel: int, panels: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) of 1-based ``panel`` of ``panels`` equal-width panels side by side."""
-    if not 1 <= panel <= panels:
-        raise ValueError(f"panel {panel} is not between 1 and the number of panels ({panels})")
+    check_panel(panel, panels)
     x0, x1 = (panel - 1) * width // panels, panel * width // panels
     if x1 - x0 < 2:
         raise ValueError(f"a {width} px wide video cannot hold {panels} panels")
     return x0, 0, x1 - x0, height
 
 
-def _stderr_reader(stream, events: queue.Queue, tail: collections.deque) -> None:
-    """Turns ffmpeg's stderr into ('time_base', Fraction) and ('frame', n, pts) events."""
+def check_panel(panel: int, panels: int) -> None:
+    if not 1 <= panel <= panels:
+        raise ValueError(f"panel {panel} is not between 1 and the number of panels ({panels})")
+
+
+def preselect_expr(stride_ms: int) -> str:
+    """ffmpeg ``select`` expression keeping a superset of the frames windows can start with.
+
+    A frame is the first at or after some window start t_k exactly when a t_k lies in
+    (previous frame's time, its time]; ffmpeg's float times get SELECT_SLACK_S of slack either
+    side, so the exact choice (FrameChooser, integer arithmetic) always finds its frame among
+    those kept. The first frame (prev_t is NaN) is kept. No commas: it sits in a filter chain.
+    """
+    eps, per = SELECT_SLACK_S, f"1000/{stride_ms}"
+    return f"floor((t+{eps})*{per})-floor((prev_t-{eps})*{per})"
+
+
+def _stderr_reader(stream, events: queue.Queue, tail: collections.deque, counts: dict) -> None:
+    """Turns ffmpeg's stderr into ('time_base', Fraction) and ('frame', n, pts) events.
+
+    ``decoded`` lines (every decoded frame, before preselection) give each frame's index n in
+    the video; a ``kept`` line (a frame piped out) is matched to its decoded line by pts.
+    """
+    decoded: collections.deque = collections.deque()
     try:
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
-            if "showinfo" in line:
-                if m := _FRAME_LINE.search(line):
-                    events.put(("frame", int(m[1]), int(m[2])))
-                elif m := _TIME_BASE_LINE.search(line):
-                    events.put(("time_base", Fraction(int(m[1]), int(m[2]))))
-                continue  # side-data lines of showinfo
-            if line:
+            if m := _FRAME_LINE.search(line):
+                n, pts = int(m[2]), int(m[3])
+                if m[1] == "decoded":
+                    decoded.append((n, pts))
+                    counts["decoded"], counts["last_pts"] = n + 1, pts
+                    continue
+                while decoded and decoded[0][1] != pts:
+                    decoded.popleft()
+                events.put(("frame", decoded.popleft()[0] if decoded else -1, pts))
+            elif m := _TIME_BASE_LINE.search(line):
+                events.put(("time_base", Fraction(int(m[1]), int(m[2]))))
+            elif line and not re.match(r"\[(decoded|kept) @", line):  # showinfo's side-data lines
                 tail.append(line)
     finally:
         events.put(None)
+
+
+class PanelDecoder:
+    """One ffmpeg process decoding a video: one panel, scaled, as rgb24 frames with timestamps.
+
+    It starts decoding at once, before the video is probed: the crop is written with ffmpeg's
+    own ``iw`` (input width), giving the same integer panel as :func:`panel_crop`. With
+    ``stride_ms``, ffmpeg drops frames no window can start with (preselect_expr) before
+    scaling, so only about one frame per stride is scaled and piped. Iterating yields
+    ``(n, pts, time_base, frame bytes)`` per piped frame, in presentation order, n being the
+    frame's index among all decoded frames.
+    """
+
+    def __init__(self, video: Path, panel: int, panels: int, image_size: int, threads: int = 1,
+                 stride_ms: int | None = None):
+        check_panel(panel, panels)
+        self.video, self.frame_bytes = Path(video), image_size * image_size * 3
+        x0 = f"floor({panel - 1}*iw/{panels})"
+        stream = (
+            ffmpeg.input(str(video), threads=threads)
+            .video.crop(x0, 0, f"floor({panel}*iw/{panels})-{x0}", "ih")
+            .filter("showinfo@decoded", checksum=0)
+        )
+        if stride_ms:
+            stream = stream.filter("select", preselect_expr(stride_ms))
+        stream = stream.filter("scale", image_size, image_size, flags="area").filter("showinfo@kept", checksum=0)
+        cmd = (
+            ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+            .global_args("-hide_banner", "-nostats", "-nostdin", "-loglevel", "info")
+        )
+        log.debug("ffmpeg %s", " ".join(cmd.get_args()))
+        self.proc = cmd.run_async(cmd=media.ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
+        try:
+            import fcntl
+
+            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except (ImportError, AttributeError, OSError):
+            pass  # a smaller pipe only means ffmpeg waits for the reader more often
+        self.events: queue.Queue = queue.Queue()
+        self.tail: collections.deque = collections.deque(maxlen=20)
+        self.counts = {"decoded": 0, "last_pts": None}
+        self.reader = threading.Thread(target=_stderr_reader, daemon=True,
+                                       args=(self.proc.stderr, self.events, self.tail, self.counts))
+        self.reader.start()
+        self.stopped = False
+        self.time_base: Fraction | None = None
+
+    @property
+    def decoded_frames(self) -> int:
+        """Frames decoded so far (before preselection)."""
+        return self.counts["decoded"]
+
+    @property
+    def last_time_s(self) -> float:
+        """Presentation time of the last decoded frame (NaN before the first)."""
+        pts = self.counts["last_pts"]
+        return float(pts * self.time_base) if pts is not None and self.time_base else float("nan")
+
+    def __iter__(self):
+        time_base = None
+        n_frames = 0
+        while True:
+            buf = self.proc.stdout.read(self.frame_bytes)
+            if not buf:
+                return
+            if len(buf) < self.frame_bytes:
+                raise media.MediaError(f"{self.video}: ffmpeg stopped in the middle of a frame")
+            while True:  # this frame's timestamp (showinfo prints it before the frame is piped)
+                try:
+                    event = self.events.get(timeout=TIMESTAMP_TIMEOUT_S)
+                except queue.Empty:
+                    event = None
+                if event is None:
+                    raise media.MediaError(f"{self.video}: ffmpeg delivered frame {n_frames} without a timestamp")
+                if event[0] != "time_base":
+                    break
+                time_base = event[1]
+            if time_base is None:
+                raise media.MediaError(f"{self.video}: ffmpeg reported no time base before the first frame")
+            if event[1] < 0:
+                raise media.MediaError(f"{self.video}: cannot match piped frame {n_frames} to a decoded frame")
+            self.time_base = time_base
+            n_frames += 1
+            yield event[1], event[2], time_base, buf
+
+    def stop(self) -> None:
+        """Stops decoding early (every frame needed has been delivered, or the caller failed)."""
+        self.stopped = True
+        self.close()
+
+    def close(self) -> None:
+        """Waits for ffmpeg to finish (kills it when stopped); MediaError if it failed."""
+        if self.stopped and self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.stdout.close()
+        self.proc.wait()
+        self.reader.join(timeout=10)
+        if self.proc.returncode != 0 and not self.stopped:
+            detail = self.tail[-1] if self.tail else f"exit status {self.proc.returncode}"
+            raise media.MediaError(f"{self.video}: ffmpeg cannot decode it ({detail})")
 
 
 @dataclass
@@ -241,99 +375,51 @@ class DecodedFrames:
     images: np.ndarray        # uint8 [n_windows, S, S, 3]
     frame_index: np.ndarray   # int64 [n_windows], -1 where no frame reached the window
     frame_time_s: np.ndarray  # float64 [n_windows]
-    n_frames: int             # frames delivered by the decode
-    last_time_s: float        # time of the last delivered frame
+    n_frames: int             # frames decoded (fewer when decoding stopped after the last window)
+    last_time_s: float        # time of the last decoded frame
 
 
-def decode_panel_frames(
-    video: Path, crop: tuple[int, int, int, int], image_size: int, start_ms: np.ndarray,
-    threads: int = 1, limit_s: float | None = None, expected_frames: int | None = None,
-) -> DecodedFrames:
-    """Decodes ``video`` once and keeps, per window start, the first frame at or after it.
+def choose_panel_frames(decoder: PanelDecoder, start_ms: np.ndarray, image_size: int,
+                        expected_frames: int | None = None) -> DecodedFrames:
+    """Keeps, per window start, the first decoded frame at or after it; stops when all have one.
 
-    ``crop`` is (x, y, w, h) in pixels; frames are scaled to ``image_size`` square with area
-    averaging. ``limit_s`` stops decoding after that many seconds. MediaError naming the file
-    when ffmpeg fails or its output cannot be followed.
+    MediaError naming the video when ffmpeg fails, or delivers fewer than MIN_FRAME_SHARE of
+    ``expected_frames`` (what the probed duration promises) and leaves windows without a frame.
     """
-    x, y, w, h = crop
-    size = image_size
-    frame_bytes = size * size * 3
-    in_args = {"threads": threads}
-    if limit_s is not None:
-        in_args["t"] = f"{limit_s:.6f}"
-    stream = (
-        ffmpeg.input(str(video), **in_args)
-        .video.crop(x, y, w, h)
-        .filter("scale", size, size, flags="area")
-        .filter("showinfo", checksum=0)
-    )
-    cmd = (
-        ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
-        .global_args("-hide_banner", "-nostats", "-nostdin", "-loglevel", "info")
-    )
-    log.debug("ffmpeg %s", " ".join(cmd.get_args()))
-    proc = cmd.run_async(cmd=media.ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
-    events: queue.Queue = queue.Queue()
-    tail: collections.deque = collections.deque(maxlen=20)
-    reader = threading.Thread(target=_stderr_reader, args=(proc.stderr, events, tail), daemon=True)
-    reader.start()
-
-    n_windows = len(start_ms)
+    size, n_windows = image_size, len(start_ms)
     images = np.zeros((n_windows, size, size, 3), dtype=np.uint8)
     frame_index = np.full(n_windows, -1, dtype=np.int64)
     frame_time = np.full(n_windows, np.nan)
-    time_base: Fraction | None = None
     chooser: FrameChooser | None = None
-    n_frames, last_time, next_log = 0, float("nan"), time.monotonic() + 30
+    next_log = time.monotonic() + 30
     try:
-        while True:
-            buf = proc.stdout.read(frame_bytes)
-            if not buf:
-                break
-            if len(buf) < frame_bytes:
-                raise media.MediaError(f"{video}: ffmpeg stopped in the middle of a frame")
-            while True:  # this frame's timestamp (printed before the frame was piped)
-                try:
-                    event = events.get(timeout=TIMESTAMP_TIMEOUT_S)
-                except queue.Empty:
-                    event = None
-                if event is None:
-                    raise media.MediaError(f"{video}: ffmpeg delivered frame {n_frames} without a timestamp")
-                if event[0] == "time_base":
-                    time_base = event[1]
-                    chooser = FrameChooser(frame_thresholds(start_ms, time_base))
-                    continue
-                break
+        for n, pts, time_base, buf in decoder:
             if chooser is None:
-                raise media.MediaError(f"{video}: ffmpeg reported no time base before the first frame")
-            _, n, pts = event
+                chooser = FrameChooser(frame_thresholds(start_ms, time_base))
             chosen = chooser.windows_for(pts)
             if len(chosen):
                 images[chosen.start:chosen.stop] = np.frombuffer(buf, np.uint8).reshape(size, size, 3)
                 frame_index[chosen.start:chosen.stop] = n
                 frame_time[chosen.start:chosen.stop] = float(pts * time_base)
-            n_frames += 1
-            last_time = float(pts * time_base)
+            if chooser.done:
+                decoder.stopped = True  # the rest of the video is not needed
+                break
             if time.monotonic() > next_log:
-                log.info("%s: %d frames decoded (%.1f s), %d/%d windows", video.name, n_frames,
-                         last_time, chooser.next, n_windows)
+                log.info("%s: %d frames decoded (%.1f s), %d/%d windows", decoder.video.name,
+                         decoder.decoded_frames, decoder.last_time_s, chooser.next, n_windows)
                 next_log = time.monotonic() + 30
-        proc.wait()
-        reader.join(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    if proc.returncode != 0:
-        detail = tail[-1] if tail else f"exit status {proc.returncode}"
-        raise media.MediaError(f"{video}: ffmpeg cannot decode it ({detail})")
-    if expected_frames and n_frames < MIN_FRAME_SHARE * expected_frames:
-        raise media.MediaError(
-            f"{video}: decoding yielded {n_frames} frames where its probed duration promises about "
-            f"{expected_frames}; the file is truncated or corrupt"
-        )
-    return DecodedFrames(images, frame_index, frame_time, n_frames, last_time)
+    except BaseException:
+        decoder.stop()
+        raise
+    decoder.close()
+    n_frames = decoder.decoded_frames
+    if chooser is None or not chooser.done:
+        if expected_frames and n_frames < MIN_FRAME_SHARE * expected_frames:
+            raise media.MediaError(
+                f"{decoder.video}: decoding yielded {n_frames} frames where its probed duration promises "
+                f"about {expected_frames}; the file is truncated or corrupt"
+            )
+    return DecodedFrames(images, frame_index, frame_time, n_frames, decoder.last_time_s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,43 +433,51 @@ def extract_track(
     """(frames uint8 [n, S, S, 3], audio float32 [samples] at sr, track_windows table) of a track.
 
     D = min(video duration, audio duration); windows k = 0 .. floor((D - window) / stride).
+    ffmpeg starts first; probing, the audio and Python's table imports run while it decodes.
     """
     video, audio = Path(video), Path(audio)
     grid = WindowGrid(to_ms(window_s, "window"), to_ms(stride_s, "stride"), sr)
     if image_size < 1:
         raise ValueError(f"image size must be positive, got {image_size}")
-    vinfo = media.video_info(video)
-    ainfo = media.audio_info(audio)
-    if ainfo["frames"] == 0:
-        raise media.MediaError(f"{audio}: the audio has 0 samples")
-    crop = panel_crop(vinfo["width"], vinfo["height"], panel, panels)
-
-    video_samples = duration_samples(vinfo["duration_s"], sr)
-    audio_samples = resampled_length(ainfo["frames"], ainfo["sr"], sr)
-    if video_samples < grid.win_samples:
-        raise media.MediaError(
-            f"{video}: the video lasts {vinfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
-        )
-    if audio_samples < grid.win_samples:
-        raise media.MediaError(
-            f"{audio}: the audio lasts {ainfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
-        )
-    if audio_samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
-        log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the audio",
-                    audio, ainfo["duration_s"], video.name, vinfo["duration_s"])
-    n_windows = grid.count(min(video_samples, audio_samples))
-    start_ms = grid.start_ms(n_windows)
-    # Decode just past the last window's start: its frame is at most one frame period later.
-    limit_s = min(vinfo["duration_s"], (int(start_ms[-1]) + grid.window_ms) / 1000 + 1.0)
-    expected = int(limit_s * vinfo["fps"])
-    log.info("%s: panel %d/%d of %s (%dx%d, %.3f fps, %.3f s), audio %s (%d Hz, %d ch, %.3f s): %d windows",
-             track_id, panel, panels, video, vinfo["width"], vinfo["height"], vinfo["fps"],
-             vinfo["duration_s"], audio, ainfo["sr"], ainfo["channels"], ainfo["duration_s"], n_windows)
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # audio decodes while ffmpeg runs
+    check_panel(panel, panels)
+    if not video.is_file():
+        raise media.MediaError(f"{video}: file does not exist")
+    decoder = PanelDecoder(video, panel, panels, image_size, threads, stride_ms=grid.stride_ms)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        try:
+            tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pandas, pyarrow
+            vinfo = media.video_info(video)
+            ainfo = media.audio_info(audio)
+            if ainfo["frames"] == 0:
+                raise media.MediaError(f"{audio}: the audio has 0 samples")
+            panel_crop(vinfo["width"], vinfo["height"], panel, panels)  # refuses panels < 2 px
+            video_samples = duration_samples(vinfo["duration_s"], sr)
+            audio_samples = resampled_length(ainfo["frames"], ainfo["sr"], sr)
+            if video_samples < grid.win_samples:
+                raise media.MediaError(
+                    f"{video}: the video lasts {vinfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
+                )
+            if audio_samples < grid.win_samples:
+                raise media.MediaError(
+                    f"{audio}: the audio lasts {ainfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
+                )
+        except BaseException:
+            decoder.stop()
+            raise
         audio_job = pool.submit(load_audio, audio, sr)
-        decoded = decode_panel_frames(video, crop, image_size, start_ms, threads, limit_s, expected)
+        if audio_samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
+            log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the audio",
+                        audio, ainfo["duration_s"], video.name, vinfo["duration_s"])
+        n_windows = grid.count(min(video_samples, audio_samples))
+        start_ms = grid.start_ms(n_windows)
+        log.info("%s: panel %d/%d of %s (%dx%d, %.3f fps, %.3f s), audio %s (%d Hz, %d ch, %.3f s): %d windows",
+                 track_id, panel, panels, video, vinfo["width"], vinfo["height"], vinfo["fps"],
+                 vinfo["duration_s"], audio, ainfo["sr"], ainfo["channels"], ainfo["duration_s"], n_windows)
+        decoded = choose_panel_frames(decoder, start_ms, image_size, int(vinfo["duration_s"] * vinfo["fps"]))
         y = audio_job.result()
+        tables.result()
+
+    import pandas as pd
 
     missing = np.flatnonzero(decoded.frame_index < 0)
     if len(missing):
@@ -428,6 +522,8 @@ def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows:
                 np.save(f, array)
         fd, tmps["windows.parquet"] = tempfile.mkstemp(dir=out_dir, prefix=".windows.parquet.", suffix=".tmp")
         os.close(fd)
+        from crossmodal import manifests
+
         manifests.write(windows, tmps["windows.parquet"], "track_windows")
         for name in OUTPUTS:  # windows.parquet last: it is what marks the set complete
             os.replace(tmps.pop(name), out_dir / name)
