@@ -5,11 +5,14 @@ frame presented at or after t ("the first frame of each video chunk"), cropped t
 panel and scaled to S x S; its sound is [t, t + window) of the player's separated track
 (AuSep), downmixed to mono and resampled to ``sr``.
 
-The video is decoded once: ffmpeg crops, scales and pipes rgb24 frames while its ``showinfo``
-filter prints each delivered frame's presentation timestamp on stderr (read by a second thread,
-so neither pipe can fill up and stall ffmpeg). Frames are chosen by those real timestamps, not
-by frame counting, and only the chosen ones are kept. All time arithmetic is in integers
-(milliseconds, samples, stream time-base ticks), so 0.1 s steps never drift.
+The video is decoded once: ffmpeg crops the panel, drops frames no window can start with (a
+``select`` with slack, so that only about one frame per stride is scaled), scales and pipes rgb24
+frames, while two ``showinfo`` filters print every decoded frame's index and presentation
+timestamp, and those of the piped ones, on stderr (read by a second thread, so neither pipe
+can fill up and stall ffmpeg). The exact choice is made here on those real timestamps, not by
+frame counting, and only the chosen frames are kept. Decoding stops after the last window's
+frame. All time arithmetic is in integers (milliseconds, samples, stream time-base ticks), so
+0.1 s steps never drift.
 
 Outputs in --out-dir, written atomically, all three or none:
 frames.npy (uint8 [n_windows, S, S, 3], row k = window k's image), audio.npy (float32
@@ -443,14 +446,15 @@ def extract_track(
     if not video.is_file():
         raise media.MediaError(f"{video}: file does not exist")
     decoder = PanelDecoder(video, panel, panels, image_size, threads, stride_ms=grid.stride_ms)
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        try:
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
             tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pandas, pyarrow
             vinfo = media.video_info(video)
             ainfo = media.audio_info(audio)
             if ainfo["frames"] == 0:
                 raise media.MediaError(f"{audio}: the audio has 0 samples")
             panel_crop(vinfo["width"], vinfo["height"], panel, panels)  # refuses panels < 2 px
+            audio_job = pool.submit(load_audio, audio, sr)
             video_samples = duration_samples(vinfo["duration_s"], sr)
             audio_samples = resampled_length(ainfo["frames"], ainfo["sr"], sr)
             if video_samples < grid.win_samples:
@@ -461,21 +465,20 @@ def extract_track(
                 raise media.MediaError(
                     f"{audio}: the audio lasts {ainfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
                 )
-        except BaseException:
-            decoder.stop()
-            raise
-        audio_job = pool.submit(load_audio, audio, sr)
-        if audio_samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
-            log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the audio",
-                        audio, ainfo["duration_s"], video.name, vinfo["duration_s"])
-        n_windows = grid.count(min(video_samples, audio_samples))
-        start_ms = grid.start_ms(n_windows)
-        log.info("%s: panel %d/%d of %s (%dx%d, %.3f fps, %.3f s), audio %s (%d Hz, %d ch, %.3f s): %d windows",
-                 track_id, panel, panels, video, vinfo["width"], vinfo["height"], vinfo["fps"],
-                 vinfo["duration_s"], audio, ainfo["sr"], ainfo["channels"], ainfo["duration_s"], n_windows)
-        decoded = choose_panel_frames(decoder, start_ms, image_size, int(vinfo["duration_s"] * vinfo["fps"]))
-        y = audio_job.result()
-        tables.result()
+            if audio_samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
+                log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the audio",
+                            audio, ainfo["duration_s"], video.name, vinfo["duration_s"])
+            n_windows = grid.count(min(video_samples, audio_samples))
+            start_ms = grid.start_ms(n_windows)
+            log.info("%s: panel %d/%d of %s (%dx%d, %.3f fps, %.3f s), audio %s (%d Hz, %d ch, %.3f s): "
+                     "%d windows", track_id, panel, panels, video, vinfo["width"], vinfo["height"], vinfo["fps"],
+                     vinfo["duration_s"], audio, ainfo["sr"], ainfo["channels"], ainfo["duration_s"], n_windows)
+            decoded = choose_panel_frames(decoder, start_ms, image_size, int(vinfo["duration_s"] * vinfo["fps"]))
+            y = audio_job.result()
+            tables.result()
+    except BaseException:
+        decoder.stop()  # idempotent; ffmpeg must not outlive a failure
+        raise
 
     import pandas as pd
 
