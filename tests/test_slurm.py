@@ -33,10 +33,12 @@ pytestmark = pytest.mark.slurm
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # Test-only settings for a cluster without accounting whose jobs take seconds: status from
-# squeue (the plugin's default is sacct) polled every 2 s instead of 40 s, and no job asking
-# for more CPUs than this one node has.
+# squeue (the plugin's default is sacct) polled every 2 s instead of 40 s.
 FAST_STATUS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
                "--seconds-between-status-checks", "2")
+# One thread per job, so two jobs share a 2-core node (and torch sums in the same order in the
+# SLURM and the local run, which makes their trained models equal).
+THREADS = ("--max-threads", "1")
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
@@ -65,7 +67,13 @@ def node_cpus(cluster) -> int:
 
 def run_snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 600):
     cmd = [*SNAKEMAKE, *args]
-    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        queue = subprocess.run(["squeue", "--states=all", "-o", "%i %j %T %r %C %m %b"], env=env,
+                               capture_output=True, text=True).stdout if env else ""
+        out = (exc.stdout or b"").decode(errors="replace")[-3000:] + (exc.stderr or b"").decode(errors="replace")[-5000:]
+        raise AssertionError(f"{' '.join(cmd)} timed out after {timeout} s:\n{out}\nsqueue:\n{queue}") from None
     if result.returncode != 0:
         logs = "\n".join(
             f"--- {p}\n{p.read_text(errors='replace')[-3000:]}"
@@ -85,17 +93,23 @@ def run_on_slurm(cluster, workdir: Path, *targets: str, timeout: int = 600) -> t
     for name in ("CROSSMODAL_SLURM_ACCOUNT", "CROSSMODAL_SLURM_GPU_PARTITION", "CROSSMODAL_SLURM_GPU_MODEL"):
         env.pop(name, None)
     result = run_snakemake(
-        workdir, "--workflow-profile", "workflow/profiles/slurm", *FAST_STATUS,
-        "--max-threads", str(node_cpus(cluster)), *targets, env=env, timeout=timeout,
+        workdir, "--workflow-profile", "workflow/profiles/slurm", *FAST_STATUS, *THREADS, *targets,
+        env=env, timeout=timeout,
     )
     text = result.stdout + result.stderr
     return text, {m[1]: m[2] for m in SUBMITTED.finditer(text)}
 
 
 def copy_workflow(dest: Path) -> Path:
-    """A working copy of the workflow as a user has it: Snakefile, workflow/, config.yaml."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "Snakefile", dest / "Snakefile")
+    """A working copy of the workflow as a user has it (Snakefile, workflow/) with the tiny config.
+
+    Targets are given before `--configfile` (which takes every word after it).
+    """
+    make_workdir(dest)  # config.yaml + tiny.yaml
+    snakefile = (REPO / "Snakefile").read_text()
+    if "rules/cluster.smk" not in snakefile:  # until the Snakefile includes it
+        snakefile += '\ninclude: "workflow/rules/cluster.smk"\n'
+    (dest / "Snakefile").write_text(snakefile)
     shutil.copytree(REPO / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
@@ -111,6 +125,7 @@ TOY = textwrap.dedent(
 
     rule extract_track:
         output: "tracks/{track}.txt"
+        threads: 1
         shell: "echo ${{SLURM_JOB_ID:-none}} {threads} > {output}"
 
     rule train_toy:
@@ -119,7 +134,7 @@ TOY = textwrap.dedent(
         shell: "echo ${{SLURM_JOB_ID:-none}} ${{CUDA_VISIBLE_DEVICES:-unset}} > {output}"
 
     rule gather:
-        input: expand("tracks/{track}.txt", track=["a", "b", "c"]), "model.txt"
+        input: expand("tracks/{track}.txt", track=["a", "b"]), "model.txt"
         output: "gather.txt"
         shell: "cat {input} > {output}; echo ${{SLURM_JOB_ID:-local}} >> {output}"
     """
@@ -132,14 +147,19 @@ def test_profile_submits_jobs_with_sbatch_and_keeps_local_rules_local(cluster, t
     shutil.copytree(REPO / "workflow" / "profiles", workdir / "workflow" / "profiles")
     (workdir / "Snakefile").write_text(TOY)
 
-    text, submitted = run_on_slurm(cluster, workdir, timeout=300)
+    env = cluster.env()
+    env["CROSSMODAL_SLURM_PARTITION"] = cluster.partition
+    result = run_snakemake(workdir, "--workflow-profile", "workflow/profiles/slurm", *FAST_STATUS,
+                           "--max-threads", str(node_cpus(cluster)), env=env, timeout=300)
+    text = result.stdout + result.stderr
+    submitted = {m[1]: m[2] for m in SUBMITTED.finditer(text)}
 
-    assert len(submitted) == 4, text  # 3 extract_track + train_toy; gather is local
+    assert len(submitted) == 3, text  # 2 extract_track + train_toy; gather is local
     slurm_ids = set(submitted.values())
-    for track in "abc":
+    for track in "ab":
         job_id, threads = (workdir / "tracks" / f"{track}.txt").read_text().split()
         assert job_id in slurm_ids
-        assert int(threads) == min(4, node_cpus(cluster))  # set-threads, capped by --max-threads
+        assert int(threads) == min(4, node_cpus(cluster))  # the profile's set-threads (4), at most the node's
     job_id, visible = (workdir / "model.txt").read_text().split()
     assert job_id in slurm_ids and visible == "0"  # SLURM gave the job a GPU
     assert (workdir / "gather.txt").read_text().splitlines()[-1] == "local"
@@ -151,3 +171,78 @@ def test_profile_submits_jobs_with_sbatch_and_keeps_local_rules_local(cluster, t
     gpu_jobs = {i for i in slurm_ids if "gpu" in jobs[i].get("TresPerJob", "")}
     assert gpu_jobs == {job_id}
     assert jobs[job_id]["Comment"] == "rule_train_toy"
+
+
+# -- the real workflow on the tiny demo configuration -------------------------------------------
+
+# The data stage (Table 2), and two training jobs (GPU jobs in the profile) with what they need.
+TARGETS = ("results/table2.csv", "results/image_classifier/accuracy.csv", "results/sound_autoencoder/metrics.csv")
+REMOTE_RULES = {"demo_urmp", "extract_track", "features", "image_classifier", "sound_autoencoder"}
+GPU_RULES = {"image_classifier", "sound_autoencoder"}
+LOCAL_RULES = {"tracks", "windows", "dataset_report"}
+NODE_MEMORY_MB = 12000
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory):
+    """The tiny workflow run through the SLURM profile, and the same run locally."""
+    memory = int(cluster.client("sinfo", "-h", "-N", "-o", "%m").split()[0])
+    if memory < NODE_MEMORY_MB:  # a job asking for more than the node has would pend forever
+        unavailable(f"this machine has {memory} MB; the profile's image classifier job asks for 12000 MB")
+    on_slurm = copy_workflow(tmp_path_factory.mktemp("wf_slurm"))
+    text, submitted = run_on_slurm(cluster, on_slurm, *TARGETS, "--configfile", "config.yaml", "tiny.yaml",
+                                   timeout=420)
+    local = copy_workflow(tmp_path_factory.mktemp("wf_local"))
+    run_snakemake(local, "--workflow-profile", "workflow/profiles/default", "--cores", "2", *THREADS,
+                  *TARGETS, "--configfile", "config.yaml", "tiny.yaml")
+    return {"slurm": on_slurm, "local": local, "text": text, "submitted": submitted,
+            "jobs": {job["JobId"]: job for job in cluster.jobs()}}
+
+
+def submitted_rules(runs) -> dict[str, str]:
+    """SLURM job id -> rule, from the job comment the plugin sets (rule_<name>[_wildcards_...])."""
+    rules = {}
+    for slurm_id in runs["submitted"].values():
+        comment = runs["jobs"][slurm_id]["Comment"]
+        rules[slurm_id] = re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", comment)[1]
+    return rules
+
+
+def test_workflow_jobs_went_through_sbatch_with_logs(runs, cluster):
+    rules = submitted_rules(runs)
+    assert set(rules.values()) == REMOTE_RULES
+    assert list(rules.values()).count("extract_track") == 11  # one job per track
+    for slurm_id, job in ((i, runs["jobs"][i]) for i in rules):
+        assert job["JobState"] == "COMPLETED", job
+        assert job["Partition"] == cluster.partition  # from CROSSMODAL_SLURM_PARTITION
+        assert job["WorkDir"] == str(runs["slurm"])
+    logs = {p.stem: p for p in (runs["slurm"] / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert set(logs) == set(rules)
+    extract_log = next(logs[i] for i, rule in rules.items() if rule == "extract_track")
+    assert extract_log.parent.parent.name == "rule_extract_track"
+    assert "rule extract_track:" in extract_log.read_text()
+
+
+def test_small_rules_ran_on_the_submitting_host(runs):
+    for rule in LOCAL_RULES:  # Snakemake prints "localrule x:" ("localcheckpoint x:") for these
+        assert re.search(rf"^local(rule|checkpoint) {rule}:$", runs["text"], re.M), rule
+    assert not LOCAL_RULES & set(submitted_rules(runs).values())
+
+
+def test_training_jobs_asked_slurm_for_a_gpu(runs):
+    for slurm_id, rule in submitted_rules(runs).items():
+        tres = runs["jobs"][slurm_id].get("TresPerJob", "")
+        assert ("gres:gpu:1" in tres) == (rule in GPU_RULES), (rule, tres)
+
+
+def test_results_equal_a_local_run(runs):
+    slurm, local = runs["slurm"] / "results", runs["local"] / "results"
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(slurm / "manifests/windows.parquet"), pd.read_parquet(local / "manifests/windows.parquet")
+    )
+    for name in ("table2.csv", "image_classifier/accuracy.csv"):
+        assert (slurm / name).read_text() == (local / name).read_text(), name
+    for name in ("image_classifier/metrics.csv", "sound_autoencoder/metrics.csv"):
+        on_slurm, here = (pd.read_csv(root / name).drop(columns="seconds") for root in (slurm, local))
+        pd.testing.assert_frame_equal(on_slurm, here)
+    assert (slurm / "features/lms.npy").read_bytes() == (local / "features/lms.npy").read_bytes()
