@@ -34,6 +34,25 @@ def test_classifier_gives_13_logits_and_a_128d_encoding():
     torch.testing.assert_close(model.classifier(code), model(x))  # the last layer reads the encoding
 
 
+def test_global_max_pool_feeds_the_fc_layers_one_value_per_channel():
+    model = ImageClassifier(channels=(4, 4, 8, 8, 8, 12), hidden=32, pool="max").eval()
+    assert model.encoder_fc[2].in_features == 12
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 13)
+    assert ImageClassifier(channels=(4, 4, 8, 8, 8, 12), hidden=32).encoder_fc[2].in_features == 12 * 8 * 8
+
+
+def test_augment_mirrors_and_shifts_without_changing_the_shape():
+    from crossmodal.image_encoder import augment
+
+    x = torch.rand(32, 3, 16, 16)
+    out = augment(x, torch.Generator().manual_seed(0), shift=0)
+    mirrored = [torch.equal(out[i], x[i].flip(-1)) for i in range(32)]
+    assert all(m or torch.equal(out[i], x[i]) for i, m in enumerate(mirrored))
+    assert 0 < sum(mirrored) < 32
+    shifted = augment(x, torch.Generator().manual_seed(1), shift=4)
+    assert shifted.shape == x.shape
+
+
 def test_classifier_refuses_sizes_it_cannot_pool():
     with pytest.raises(ValueError, match="divisible by 8"):
         ImageClassifier(image_size=60)
@@ -94,6 +113,15 @@ def test_load_image_classifier_refuses_a_file_that_is_not_one(tmp_path):
         load_image_classifier(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="cannot read"):
         load_image_classifier(tmp_path / "missing.pt")
+
+
+def test_cosine_step_size_falls_from_the_base_towards_zero():
+    from crossmodal.image_encoder import learning_rate_at
+
+    rates = [learning_rate_at(1e-3, e, 4, "cosine") for e in range(4)]
+    assert rates[0] == 1e-3 and rates[2] == pytest.approx(0.5e-3)
+    assert all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0
+    assert learning_rate_at(1e-3, 3, 4, "none") == 1e-3
 
 
 def test_accuracy_table_counts_per_instrument_and_overall():

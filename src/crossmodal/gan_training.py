@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from crossmodal.models.gan import I2SGenerator, build_gan
 from crossmodal.models.image import images_to_tensor
+from crossmodal.store import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +324,6 @@ def write_grid(output: torch.Tensor, shape: tuple[int, int], path: Path, kind: s
 
     Images are shown as RGB; spectrograms with the magma colour map, low frequencies at the bottom.
     """
-    import tempfile
-
     from PIL import Image
 
     rows, cols = shape
@@ -342,15 +341,8 @@ def write_grid(output: torch.Tensor, shape: tuple[int, int], path: Path, kind: s
         r, c = divmod(i, cols)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[i]
     image = Image.fromarray((canvas * 255).round().astype(np.uint8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,

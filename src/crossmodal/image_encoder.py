@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,25 +34,43 @@ class ClassifierSettings:
     epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 1e-3
+    decay: str = "cosine"
     weight_decay: float = 0.0
     channels: tuple[int, ...] = (16, 16, 32, 32, 64, 64)
     fc_units: int = 256
     dropout: float = 0.5
+    pool: str = "max"
     augment: bool = True
     amp: bool = True
     seed: int = 0
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 4) -> torch.Tensor:
-    """Random translation by up to ``shift`` pixels (edge padding), the same for a whole batch.
+    """Random mirror image per image, and a random translation by up to ``shift`` pixels (edge
+    padding) per batch. x: float [N, 3, S, S].
 
-    Test windows come from other videos than train windows (another take, another framing),
-    so a small translation keeps the classifier from keying on exact pixel positions.
+    Test windows come from other videos than train windows (another player, another framing),
+    so the classifier should not key on exact pixel positions or on which side an instrument is.
     """
+    flip = torch.rand(len(x), generator=generator) < 0.5
+    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
     dy, dx = (torch.randint(-shift, shift + 1, (2,), generator=generator)).tolist()
     padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")
     h, w = x.shape[-2:]
     return padded[..., shift + dy: shift + dy + h, shift + dx: shift + dx + w]
+
+
+def learning_rate_at(base: float, epoch: int, epochs: int, decay: str) -> float:
+    """The step size of 0-based ``epoch``: constant, or cosine from ``base`` towards 0 over ``epochs``.
+
+    A decaying step lets the last epochs settle instead of hopping between solutions that
+    classify an unseen player differently.
+    """
+    if decay == "none":
+        return base
+    if decay == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    raise ValueError(f"learning-rate decay must be cosine or none, got {decay!r}")
 
 
 def accuracy_table(labels: np.ndarray, predicted: np.ndarray, split: str) -> pd.DataFrame:
@@ -83,13 +102,15 @@ def train_image_classifier(
 
     s = settings
     seed_everything(s.seed)
-    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.fc_units, s.dropout)
+    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.fc_units, s.dropout, s.pool)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
     run = TrainingRun(out_dir, {"image_classifier": model}, {"image_classifier": optimizer},
                       total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp)
     images = torch.from_numpy(np.ascontiguousarray(train_images)).to(run.device)
     labels = torch.from_numpy(np.asarray(train_labels, dtype=np.int64)).to(run.device)
     for epoch in run.epochs():
+        for group in optimizer.param_groups:  # a function of the epoch alone, so resuming needs no state
+            group["lr"] = learning_rate_at(s.learning_rate, epoch, s.epochs, s.decay)
         model.train()
         shifts = torch.Generator().manual_seed(s.seed * 1_000_003 + epoch)
         total, correct, loss_sum = 0, 0, 0.0
@@ -125,10 +146,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=d.epochs)
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam step size")
+    parser.add_argument("--decay", choices=["cosine", "none"], default=d.decay, help="learning-rate schedule over the epochs")
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
     parser.add_argument("--channels", type=int, nargs=6, default=list(d.channels), help="widths of the six 3x3 conv layers")
     parser.add_argument("--fc-units", type=int, default=d.fc_units, help="width of the first FC layer")
     parser.add_argument("--dropout", type=float, default=d.dropout)
+    parser.add_argument("--pool", choices=["flatten", "max"], default=d.pool, help="last conv map to the FC layers")
     parser.add_argument("--augment", type=int, choices=[0, 1], default=int(d.augment), help="random shifts of up to 4 px (1/0)")
     parser.add_argument("--amp", type=int, choices=[0, 1], default=int(d.amp), help="mixed precision on CUDA (1/0)")
     parser.add_argument("--seed", type=int, default=d.seed)
@@ -151,8 +174,8 @@ def run(args: argparse.Namespace) -> None:
     images = store.load_frames(windows)
     labels = windows["label"].to_numpy().astype(np.int64)
     settings = ClassifierSettings(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
-        channels=tuple(args.channels), fc_units=args.fc_units, dropout=args.dropout, augment=bool(args.augment),
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, decay=args.decay, weight_decay=args.weight_decay,
+        channels=tuple(args.channels), fc_units=args.fc_units, dropout=args.dropout, pool=args.pool, augment=bool(args.augment),
         amp=bool(args.amp), seed=args.seed,
     )
     device = pick_device(args.device)
@@ -177,15 +200,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    import os
-    import tempfile
+    from crossmodal.store import atomic_output
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -8,7 +8,7 @@ from crossmodal.audio.params import cli_flags
 
 IMAGE_CLASSIFIER_DIR = f"{RESULTS}/image_classifier"
 IMAGE_CLASSIFIER_PARAMS = (
-    "epochs", "batch_size", "learning_rate", "weight_decay", "channels", "fc_units", "dropout", "augment",
+    "epochs", "batch_size", "learning_rate", "decay", "weight_decay", "channels", "fc_units", "dropout", "pool", "augment",
 )
 
 

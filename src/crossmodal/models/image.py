@@ -22,6 +22,8 @@ from crossmodal.urmp import INSTRUMENT_NAMES
 
 #: Size of the image encoding (the paper's second-to-last layer).
 ENCODING_DIM = 128
+#: How the last conv map reaches the FC layers.
+POOLS = ("flatten", "max")
 
 
 def images_to_tensor(images: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
@@ -41,7 +43,10 @@ class ImageClassifier(nn.Module):
 
     ``channels``: the six convolutions' widths; ``hidden``: the first FC layer's width. The
     second FC layer (``ENCODING_DIM`` units, ReLU) is the encoding; the third gives the class
-    logits. Input: float [N, 3, S, S] in [-1, 1] with S divisible by 8.
+    logits. ``pool``: how the last conv map [C, S/8, S/8] reaches the FC layers: ``"flatten"``
+    (every position its own weights) or ``"max"`` (global max over positions, C values: an
+    instrument is recognised wherever the player holds it). Input: float [N, 3, S, S] in
+    [-1, 1] with S divisible by 8.
     """
 
     def __init__(
@@ -51,8 +56,11 @@ class ImageClassifier(nn.Module):
         channels: Sequence[int] = (16, 16, 32, 32, 64, 64),
         hidden: int = 256,
         dropout: float = 0.5,
+        pool: str = "flatten",
     ) -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         channels = [int(c) for c in channels]
         if len(channels) != 6:
             raise ValueError(f"the image classifier has six conv layers; got {len(channels)} widths")
@@ -60,7 +68,7 @@ class ImageClassifier(nn.Module):
             raise ValueError(f"image_size must be divisible by 8 (three 2x2 poolings), got {image_size}")
         self.kwargs: dict[str, Any] = {
             "n_classes": int(n_classes), "image_size": int(image_size), "channels": channels,
-            "hidden": int(hidden), "dropout": float(dropout),
+            "hidden": int(hidden), "dropout": float(dropout), "pool": pool,
         }
         layers: list[nn.Module] = []
         previous = 3
@@ -70,8 +78,9 @@ class ImageClassifier(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             previous = width
         self.features = nn.Sequential(*layers)
-        side = image_size // 8
+        side = 1 if pool == "max" else image_size // 8
         self.encoder_fc = nn.Sequential(
+            nn.AdaptiveMaxPool2d(1) if pool == "max" else nn.Identity(),
             nn.Flatten(),
             nn.Linear(previous * side * side, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(hidden, ENCODING_DIM), nn.ReLU(inplace=True),
