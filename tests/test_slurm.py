@@ -29,7 +29,7 @@ import pytest
 from slurm_cluster import SlurmCluster, SlurmUnavailable
 from workflow_helpers import REPO, make_workdir
 
-pytestmark = pytest.mark.slurm
+needs_slurm = pytest.mark.slurm
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # Test-only settings for a cluster without accounting whose jobs take seconds: status from
@@ -114,6 +114,76 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+# -- the profiles as Snakemake reads them (no SLURM needed) ------------------------------------
+
+def read_profile(name: str, monkeypatch, **env: str) -> dict:
+    """A profile's settings as Snakemake's parser gives them: {key: value or [items]}."""
+    from snakemake.profiles import ProfileConfigFileParser
+
+    for var in ("CROSSMODAL_SLURM_ACCOUNT", "CROSSMODAL_SLURM_PARTITION", "CROSSMODAL_SLURM_GPU_PARTITION",
+                "CROSSMODAL_SLURM_GPU_MODEL", "CROSSMODAL_GPU_COUNT", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    with open(REPO / "workflow" / "profiles" / name / "config.yaml") as stream:
+        return dict(ProfileConfigFileParser().parse(stream))
+
+
+def per_rule(items: list[str]) -> dict[str, dict[str, str]]:
+    """['rule:key=value', ...] -> {rule: {key: value}}."""
+    rules: dict[str, dict[str, str]] = {}
+    for item in items:
+        rule, setting = item.split(":", 1)
+        key, value = setting.split("=", 1)
+        rules.setdefault(rule, {})[key] = value
+    return rules
+
+
+def rule_actions() -> dict[str, str]:
+    """Each rule of workflow/rules/*.smk -> its text (to find which ones train or use a device)."""
+    rules = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        parts = re.split(r"^(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M)
+        rules.update(zip(parts[1::2], parts[2::2]))
+    return rules
+
+
+def test_slurm_profile_takes_site_names_from_the_environment(monkeypatch):
+    bare = read_profile("slurm", monkeypatch)
+    assert bare["executor"] == "slurm"
+    assert not any("slurm_account" in r or "slurm_partition" in r for r in bare["default-resources"])
+    assert not any("partition" in r or "gpu_model" in r for r in bare["set-resources"])
+    site = read_profile("slurm", monkeypatch, CROSSMODAL_SLURM_ACCOUNT="proj-1", CROSSMODAL_SLURM_PARTITION="cpu",
+                        CROSSMODAL_SLURM_GPU_PARTITION="gpu-a", CROSSMODAL_SLURM_GPU_MODEL="a100")
+    assert {"slurm_account='proj-1'", "slurm_partition='cpu'"} <= set(site["default-resources"])
+    gans = per_rule(site["set-resources"])["s2i_c"]
+    assert (gans["gpu"], gans["gpu_model"], gans["slurm_partition"]) == ("1", "'a100'", "'gpu-a'")
+    no_gpu_partition = read_profile("slurm", monkeypatch, CROSSMODAL_SLURM_PARTITION="cpu")
+    assert per_rule(no_gpu_partition["set-resources"])["i2s"]["slurm_partition"] == "'cpu'"
+
+
+def test_every_training_rule_asks_for_a_gpu_and_named_rules_exist(monkeypatch):
+    actions = rule_actions()
+    training = {rule for rule, text in actions.items() if "--amp" in text}  # AMP: training steps only
+    networks = {rule for rule, text in actions.items() if "--device" in text}
+    assert {"audio_classifier", "image_classifier", "s2i_c", "i2s"} <= training <= networks
+    slurm = read_profile("slurm", monkeypatch)
+    slurm_rules = per_rule(slurm["set-resources"])
+    assert {r for r, res in slurm_rules.items() if res.get("gpu") == "1"} >= training
+    assert not {r for r, res in slurm_rules.items() if "gpu" in res} - networks
+    local = per_rule(read_profile("default", monkeypatch)["set-resources"])
+    assert {r for r, res in local.items() if res.get("gpu") == "1"} == networks
+    named = set(slurm_rules) | {item.split("=")[0] for item in slurm["set-threads"]}
+    cluster = (REPO / "workflow" / "rules" / "cluster.smk").read_text()
+    named |= set(re.findall(r"^    (\w+),", cluster, flags=re.M))
+    assert named - set(actions) == set()  # a renamed rule would silently lose its settings
+
+
+def test_default_profile_counts_the_gpus_here(monkeypatch):
+    assert read_profile("default", monkeypatch, CUDA_VISIBLE_DEVICES="0,1,2")["resources"] == ["gpu=3"]
+    assert read_profile("default", monkeypatch, CROSSMODAL_GPU_COUNT="0")["resources"] == ["gpu=0"]
+
+
 # -- the profile's mechanics on a small Snakefile ------------------------------------------------
 
 TOY = textwrap.dedent(
@@ -141,6 +211,7 @@ TOY = textwrap.dedent(
 )
 
 
+@needs_slurm
 def test_profile_submits_jobs_with_sbatch_and_keeps_local_rules_local(cluster, tmp_path):
     workdir = tmp_path / "toy"
     (workdir / "workflow").mkdir(parents=True)
@@ -208,6 +279,7 @@ def submitted_rules(runs) -> dict[str, str]:
     return rules
 
 
+@needs_slurm
 def test_workflow_jobs_went_through_sbatch_with_logs(runs, cluster):
     rules = submitted_rules(runs)
     assert set(rules.values()) == REMOTE_RULES
@@ -223,18 +295,21 @@ def test_workflow_jobs_went_through_sbatch_with_logs(runs, cluster):
     assert "rule extract_track:" in extract_log.read_text()
 
 
+@needs_slurm
 def test_small_rules_ran_on_the_submitting_host(runs):
     for rule in LOCAL_RULES:  # Snakemake prints "localrule x:" ("localcheckpoint x:") for these
         assert re.search(rf"^local(rule|checkpoint) {rule}:$", runs["text"], re.M), rule
     assert not LOCAL_RULES & set(submitted_rules(runs).values())
 
 
+@needs_slurm
 def test_training_jobs_asked_slurm_for_a_gpu(runs):
     for slurm_id, rule in submitted_rules(runs).items():
         tres = runs["jobs"][slurm_id].get("TresPerJob", "")
         assert ("gres:gpu:1" in tres) == (rule in GPU_RULES), (rule, tres)
 
 
+@needs_slurm
 def test_results_equal_a_local_run(runs):
     slurm, local = runs["slurm"] / "results", runs["local"] / "results"
     pd.testing.assert_frame_equal(
