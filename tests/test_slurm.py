@@ -5,7 +5,9 @@ with `--workflow-profile workflow/profiles/slurm` from a temporary copy of the w
 as a user would on a login node, and the tests check that the jobs went through sbatch (SLURM
 job ids in Snakemake's output, the plugin's logs under .snakemake/slurm_logs, the jobs known to
 slurmctld with their GPU requests), that small rules ran on the submitting host, and that the
-results equal those of a local run of the same configuration.
+results equal those of a local run of the same configuration. Those tests are marked `slurm`;
+the first three tests read the profiles only (site names from the environment, a GPU for every
+training rule, no setting for a rule that does not exist) and need no SLURM.
 
 Without SLURM (binaries missing, no root to start the daemons) the tests skip and say why;
 with the environment variable CI set they fail instead. tests/run.sh installs the Debian
