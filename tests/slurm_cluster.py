@@ -258,7 +258,11 @@ class SlurmCluster:
                 proc.kill()
                 proc.wait(timeout=10)
         if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+            for _ in range(3):  # a daemon's last writes can race the first pass
+                shutil.rmtree(self.root, ignore_errors=True)
+                if not self.root.exists():
+                    break
+                time.sleep(0.5)
 
     def __enter__(self) -> "SlurmCluster":
         return self.start()
