@@ -369,3 +369,26 @@ def test_train_gan_step_fails_clearly_on_an_encoding_store_of_another_length(tmp
                      str(tmp_path / "short.npy"), "--kind", "s2i", "--out", str(tmp_path / "m.pt"), *TINY_FLAGS])
     assert code == 1
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_rerun_with_changed_settings_starts_over_and_unchanged_rerun_resumes(tmp_path, caplog):
+    _write_store(tmp_path)
+    out = tmp_path / "gan" / "s2i_c" / "model.pt"
+    base = ["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings", str(tmp_path / "encodings.npy"),
+            "--kind", "s2i", "--out", str(out), *TINY_FLAGS]
+    assert cli.main(base) == 0
+    first = torch.load(out, weights_only=True)["models"]["generator"]
+    out.unlink()  # Snakemake removes the outputs before rerunning a job
+    with caplog.at_level("INFO"):
+        assert cli.main(base) == 0  # unchanged: resumes after the last epoch, trains nothing more
+    assert "resuming" in caplog.text and "starting over" not in caplog.text
+    again = torch.load(out, weights_only=True)["models"]["generator"]
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert cli.main([*base, "--learning-rate-g", "0.01"]) == 0  # a changed setting: start over
+    assert "starting over" in caplog.text
+    rows = read_metrics(out.parent / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    changed = torch.load(out, weights_only=True)["models"]["generator"]
+    assert any(not torch.equal(first[k], changed[k]) for k in first if first[k].is_floating_point())

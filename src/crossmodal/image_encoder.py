@@ -10,6 +10,7 @@ toolkit's checkpoint.pt (resume) and metrics.csv (loss, train and test accuracy 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import time
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 class ClassifierSettings:
     """Training settings (config ``image_classifier:``; the schema says where each default comes from)."""
 
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 64
     learning_rate: float = 1e-3
     decay: str = "cosine"
@@ -161,6 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import manifests, store
+    from crossmodal.gan_training import input_stamp, reset_if_changed
     from crossmodal.training import pick_device, set_threads
 
     started = time.perf_counter()
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
     log.info("image classifier: %d train / %d test windows of %s images on %s", is_train.sum(), (~is_train).sum(),
              images.shape[1:], device)
+    reset_if_changed(Path(args.model).parent, {"settings": dataclasses.asdict(settings), "inputs": input_stamp(args.windows)})
     model, training_run = train_image_classifier(
         Path(args.model).parent, images[is_train], labels[is_train], settings, device,
         images[~is_train], labels[~is_train],

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.gan_training import WRONG_PAIRS, GANData, GANSettings, GANTrainer
+from crossmodal.gan_training import WRONG_PAIRS, GANData, GANSettings, GANTrainer, input_stamp, reset_if_changed
 from crossmodal.models.gan import I2S_SHAPE, RESIZE_MODES, normalize_lms, resize_lms
 from crossmodal.urmp import INSTRUMENT_NAMES
 
@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     log.info("%s: %s GAN, wrong pairs %s, %d train pairs, %d epochs on %s", out.parent.name, settings.kind,
              settings.wrong, len(data.labels), settings.epochs, device)
+    reset_if_changed(out.parent, {
+        "settings": dataclasses.asdict(settings), "instrument": args.instrument,
+        "inputs": input_stamp(args.windows, args.encodings, args.lms),
+    })
     trainer = GANTrainer(out.parent, data, settings, device)
     trainer.train()
     trainer.save_final(out)
