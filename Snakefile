@@ -19,6 +19,7 @@ include: "workflow/rules/encoders.smk"
 include: "workflow/rules/image_encoder.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:

@@ -41,7 +41,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
 
 def planned_rules(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
     """Rule -> job count that a dry run would schedule (empty when nothing is to be done)."""
-    out = snakemake(workdir, "-n", "--cores", "1", *extra, *targets)
+    out = snakemake(workdir, "-n", "--cores", "1", *targets, *extra)
     text = out.stdout + out.stderr
     if "Nothing to be done" in text:
         return {}
