@@ -84,7 +84,9 @@ BOW_STICK: RGB = (70, 40, 20)
 BOW_HAIR: RGB = (245, 240, 225)
 
 SKINS: tuple[RGB, ...] = ((241, 194, 160), (224, 172, 130), (198, 134, 90), (141, 85, 55), (95, 60, 40))
-SHIRTS: tuple[RGB, ...] = ((30, 30, 35), (40, 45, 70), (60, 60, 60), (90, 30, 40), (35, 65, 50), (50, 80, 110))
+#: Clothes are greens and teals, a hue no instrument uses, so a shirt can never pass for an
+#: instrument (dark shirts once hid the black clarinet and the judge learnt shirts instead).
+SHIRTS: tuple[RGB, ...] = ((50, 120, 70), (90, 150, 80), (40, 110, 120), (70, 140, 140), (30, 90, 60), (110, 160, 120))
 HAIRS: tuple[RGB, ...] = ((20, 15, 10), (70, 45, 25), (150, 110, 60), (200, 200, 200))
 
 SHOULDERS: tuple[Point, Point] = ((0.38, 0.43), (0.62, 0.43))
