@@ -189,7 +189,7 @@ def test_piece_32_keeps_its_real_timing_when_every_part_enters_in_time():
 
 
 def test_piece_32_default_demo_excerpt_gives_every_part_notes():
-    parts, _ = melody.real_piece_notes(sorted(urmp.REAL_PIECE_32_DIR.glob("Notes_*.txt")), 12.0)
+    parts, _ = melody.real_piece_notes(sorted(urmp.REAL_PIECE_32_DIR.glob("Notes_*.txt")), 4.0)
     assert all(len(p) for p in parts)
 
 
