@@ -33,11 +33,10 @@ def images_to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
-@torch.no_grad()
-def iter_images(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.ndarray, seed: int,
-                device: torch.device | str = "cpu", batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
-    """Batches of generated images, uint8 [b, S, S, 3], for encodings float [n, 128] (the
-    conditioning sounds) of windows ``window_ids`` [n], in order."""
+def _generate(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.ndarray, seed: int,
+              device: torch.device | str, batch_size: int) -> Iterator[torch.Tensor]:
+    """Raw generator outputs batch by batch, each window's noise seeded by (seed, window_id), so
+    every model sees the same noise for a sound whatever the batch size (shared by S2I and I2S)."""
     if len(encodings) != len(window_ids):
         raise ValueError(f"{len(encodings)} encodings for {len(window_ids)} windows")
     generator.eval()
@@ -45,7 +44,16 @@ def iter_images(generator: torch.nn.Module, encodings: np.ndarray, window_ids: n
         ids = window_ids[start:start + batch_size]
         z = torch.from_numpy(window_noise(ids, generator.z_dim, seed)).to(device)
         code = torch.as_tensor(np.ascontiguousarray(encodings[start:start + batch_size]), dtype=torch.float32).to(device)
-        yield images_to_uint8(generator(code, z))
+        yield generator(code, z)
+
+
+@torch.no_grad()
+def iter_images(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.ndarray, seed: int,
+                device: torch.device | str = "cpu", batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
+    """Batches of generated images, uint8 [b, S, S, 3], for encodings float [n, 128] (the
+    conditioning sounds) of windows ``window_ids`` [n], in order."""
+    for out in _generate(generator, encodings, window_ids, seed, device, batch_size):
+        yield images_to_uint8(out)
 
 
 def generate_images(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.ndarray, seed: int,
@@ -60,14 +68,8 @@ def iter_lms(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.n
              frames: int, device: torch.device | str = "cpu", batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
     """Batches of generated LMS in the features' units (dB), float32 [b, 128, frames]: the I2S
     output [b, 1, 128, 34] mapped back from [-1, 1] and resized to ``frames`` (44 = 0.5 s)."""
-    if len(encodings) != len(window_ids):
-        raise ValueError(f"{len(encodings)} encodings for {len(window_ids)} windows")
-    generator.eval()
-    for start in range(0, len(window_ids), batch_size):
-        ids = window_ids[start:start + batch_size]
-        z = torch.from_numpy(window_noise(ids, generator.z_dim, seed)).to(device)
-        code = torch.as_tensor(np.ascontiguousarray(encodings[start:start + batch_size]), dtype=torch.float32).to(device)
-        yield generator.to_lms(generator(code, z), frames).float().cpu().numpy()
+    for out in _generate(generator, encodings, window_ids, seed, device, batch_size):
+        yield generator.to_lms(out, frames).float().cpu().numpy()
 
 
 def generate_lms(generator: torch.nn.Module, encodings: np.ndarray, window_ids: np.ndarray, seed: int,
