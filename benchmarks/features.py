@@ -2,7 +2,7 @@
 
 Both compute the LMS (STFT 2048/512, 128 mel bands, power_to_db with top_db per window) of the
 same N windows of 0.5 s at 44.1 kHz in the same run: the project's path is
-``crossmodal.features.compute("lms", ...)`` in chunks of --chunk windows (the feature rule's
+``crossmodal.sound.features.compute("lms", ...)`` in chunks of --chunk windows (the feature rule's
 path); the baseline is ``librosa.power_to_db(librosa.feature.melspectrogram(y=w, ...))`` for
 each window ``w``. Each is timed --repeats times, alternating (median wall and CPU time), after one
 untimed warm-up window, both with --threads threads (torch's, and the BLAS librosa calls).
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from crossmodal import features, manifests
+from crossmodal import manifests
+from crossmodal.sound import features
 from crossmodal.store import load_window_audio
 
 SR = 44100

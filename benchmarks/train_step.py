@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crossmodal.gan_training import GANData, GANSettings, GANTrainer, WrongPairSampler
+from crossmodal.gan.objective import WrongPairSampler
+from crossmodal.gan.train import GANData, GANSettings, GANTrainer
 from crossmodal.models.image import images_to_tensor
 from crossmodal.urmp import INSTRUMENT_NAMES
 

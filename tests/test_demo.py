@@ -12,9 +12,16 @@ import pytest
 import soundfile
 
 from crossmodal import cli, media, urmp
-from crossmodal.demo import audio, build, melody, video
-from crossmodal.demo.annotations import F0_HOP_S, F0_START_S
-from crossmodal.demo.figure import INSTRUMENT_COLOUR, REST, Pose, draw_panel, seeded_player, seeded_room
+from crossmodal.dataset.demo import audio, build, melody, video
+from crossmodal.dataset.demo.annotations import F0_HOP_S, F0_START_S
+from crossmodal.dataset.demo.figure import (
+    INSTRUMENT_COLOUR,
+    REST,
+    Pose,
+    draw_panel,
+    seeded_player,
+    seeded_room,
+)
 
 PIECES = ["15_Surprise_tpt_tpt_tbn", "24_Pirates_vn_vn_va_vc", "25_Pirates_vn_vn_va_sax", "32_Fugue_vn_vn_va_vc"]
 DURATION = 2.5

@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from crossmodal import cli, download, urmp
+from crossmodal import cli, urmp
+from crossmodal.dataset import download
 
 SURPRISE = "15_Surprise_tpt_tpt_tbn"
 JUPITER = "01_Jupiter_vn_vc"

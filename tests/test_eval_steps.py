@@ -33,9 +33,9 @@ def save_models(path, models, extra):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from crossmodal.audio.classifier import ClassifierSettings, build_classifier
     from crossmodal.models.gan import build_gan
     from crossmodal.models.image import ImageClassifier, classifier_payload
+    from crossmodal.sound.classifier import ClassifierSettings, build_classifier
 
     root = tmp_path_factory.mktemp("world")
     rng = np.random.default_rng(0)
@@ -112,7 +112,7 @@ def test_window_noise_depends_on_window_and_seed_only():
 
 
 def test_generated_images_do_not_depend_on_the_batch_size(world):
-    from crossmodal.gan_training import load_gan
+    from crossmodal.models.gan import load_gan
 
     g = load_gan(world / "gan" / "s2i_c" / "model.pt")[0]
     codes = np.load(world / "sound_encodings.npy")[:10]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from crossmodal import cli, extract, manifests, media
+from crossmodal import cli, manifests, media
+from crossmodal.dataset import extract
 
 NTSC = Fraction(30000, 1001)
 
@@ -229,7 +230,7 @@ def test_ordinary_yuv420_h264_video_is_decoded_too(tmp_path):
 def test_audio_shorter_than_video_sets_the_duration_and_warns(tmp_path, caplog):
     video = write_video(tmp_path / "v.mp4", indexed_frames(90))
     audio = write_audio(tmp_path / "a.wav", 1.0)
-    with caplog.at_level(logging.WARNING, logger="crossmodal.extract"):
+    with caplog.at_level(logging.WARNING, logger="crossmodal.dataset.extract"):
         _, _, windows = run_extract(video, audio)
     assert len(windows) == 6
     assert "shorter than the video" in caplog.text

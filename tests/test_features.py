@@ -5,13 +5,13 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-
-from crossmodal import features, store
-from crossmodal.audio import compute_features
-from crossmodal.audio.data import read_windows
-from crossmodal.audio.params import FEATURE_PARAMS, cli_flags
-from crossmodal.features import FeatureParams
 from sound_fixtures import make_windows
+
+from crossmodal import store
+from crossmodal.config import FEATURE_PARAMS, cli_flags
+from crossmodal.sound import feature_store, features
+from crossmodal.sound.data import read_windows
+from crossmodal.sound.features import FeatureParams
 
 SR = 44100
 N = 22050
@@ -92,7 +92,7 @@ def test_each_store_depends_only_on_its_own_config_keys():
 
 
 def store_defaults():
-    from crossmodal.audio.data import section_defaults
+    from crossmodal.sound.data import section_defaults
 
     return section_defaults("features")
 
@@ -106,7 +106,7 @@ def synthetic(tmp_path_factory):
 def test_feature_store_row_i_is_window_id_i(synthetic, tmp_path):
     windows = read_windows(synthetic)
     out = tmp_path / "lms.npy"
-    shape = compute_features.compute_store(windows, "lms", PARAMS, str(out), chunk=7)
+    shape = feature_store.compute_store(windows, "lms", PARAMS, str(out), chunk=7)
     stored = store.open_array(out, rows=len(windows))
     assert stored.shape == shape == (len(windows), 128, 44)
     for window_id in (0, 5, len(windows) - 1):

@@ -10,12 +10,21 @@ import pytest
 import torch
 
 from crossmodal import cli, manifests
-from crossmodal.gan_training import (
-    GANData, GANSettings, GANTrainer, WrongPairSampler, discriminator_loss, generator_loss, load_gan,
-    sample_grid_items,
+from crossmodal.gan.objective import (
+    WrongPairSampler,
+    discriminator_loss,
+    generator_loss,
 )
+from crossmodal.gan.train import GANData, GANSettings, GANTrainer, sample_grid_items
 from crossmodal.models.gan import (
-    Compress, I2SDiscriminator, I2SGenerator, S2IDiscriminator, S2IGenerator, denormalize_lms, normalize_lms,
+    Compress,
+    I2SDiscriminator,
+    I2SGenerator,
+    S2IDiscriminator,
+    S2IGenerator,
+    denormalize_lms,
+    load_gan,
+    normalize_lms,
     resize_lms,
 )
 from crossmodal.training import read_metrics
@@ -381,13 +390,13 @@ def test_rerun_with_changed_settings_starts_over_and_unchanged_rerun_resumes(tmp
     out.unlink()  # Snakemake removes the outputs before rerunning a job
     with caplog.at_level("INFO"):
         assert cli.main(base) == 0  # unchanged: resumes after the last epoch, trains nothing more
-    assert "resuming" in caplog.text and "starting over" not in caplog.text
+    assert "resuming" in caplog.text and "starting afresh" not in caplog.text
     again = torch.load(out, weights_only=True)["models"]["generator"]
     assert all(torch.equal(first[k], again[k]) for k in first)
     caplog.clear()
     with caplog.at_level("INFO"):
         assert cli.main([*base, "--learning-rate-g", "0.01"]) == 0  # a changed setting: start over
-    assert "starting over" in caplog.text
+    assert "starting afresh" in caplog.text and "settings.learning_rate_g" in caplog.text
     rows = read_metrics(out.parent / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     changed = torch.load(out, weights_only=True)["models"]["generator"]

@@ -8,8 +8,17 @@ import pytest
 import torch
 
 from crossmodal import cli, manifests
-from crossmodal.image_encoder import ClassifierSettings, accuracy_table, train_image_classifier
-from crossmodal.models.image import ImageClassifier, images_to_tensor, load_image_classifier, predict
+from crossmodal.image.classifier import (
+    ClassifierSettings,
+    accuracy_table,
+    train_image_classifier,
+)
+from crossmodal.models.image import (
+    ImageClassifier,
+    images_to_tensor,
+    load_image_classifier,
+    predict,
+)
 from crossmodal.training import CheckpointError, read_metrics
 from crossmodal.urmp import INSTRUMENT_NAMES
 
@@ -42,7 +51,7 @@ def test_global_max_pool_feeds_the_fc_layers_one_value_per_channel():
 
 
 def test_augment_mirrors_and_shifts_without_changing_the_shape():
-    from crossmodal.image_encoder import augment
+    from crossmodal.image.classifier import augment
 
     x = torch.rand(32, 3, 16, 16)
     out = augment(x, torch.Generator().manual_seed(0), shift=0)
@@ -97,10 +106,25 @@ def test_classifier_learns_a_toy_colour_set_and_reloads_identically(tmp_path):
     np.testing.assert_allclose(predict(judge, test_images)[0], logits, rtol=1e-5, atol=1e-5)
 
 
-def test_resumed_classifier_training_matches_an_uninterrupted_one(tmp_path):
+def test_resumed_classifier_training_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    from crossmodal.training import TrainingRun
+
     images, labels = _toy_images(8)
     straight, _ = train_image_classifier(tmp_path / "a", images, labels, ClassifierSettings(epochs=3, **SMALL), "cpu")
-    train_image_classifier(tmp_path / "b", images, labels, ClassifierSettings(epochs=1, **SMALL), "cpu")
+
+    class Killed(Exception):
+        pass
+
+    end_epoch = TrainingRun.end_epoch
+
+    def end_epoch_then_die(self, epoch, metrics):  # the job dies right after its first checkpoint
+        end_epoch(self, epoch, metrics)
+        raise Killed
+
+    monkeypatch.setattr(TrainingRun, "end_epoch", end_epoch_then_die)
+    with pytest.raises(Killed):
+        train_image_classifier(tmp_path / "b", images, labels, ClassifierSettings(epochs=3, **SMALL), "cpu")
+    monkeypatch.undo()
     resumed, run = train_image_classifier(tmp_path / "b", images, labels, ClassifierSettings(epochs=3, **SMALL), "cpu")
     assert run.start_epoch == 1
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
@@ -116,7 +140,7 @@ def test_load_image_classifier_refuses_a_file_that_is_not_one(tmp_path):
 
 
 def test_cosine_step_size_falls_from_the_base_towards_zero():
-    from crossmodal.image_encoder import learning_rate_at
+    from crossmodal.image.classifier import learning_rate_at
 
     rates = [learning_rate_at(1e-3, e, 4, "cosine") for e in range(4)]
     assert rates[0] == 1e-3 and rates[2] == pytest.approx(0.5e-3)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from slurm_cluster import SlurmCluster, SlurmUnavailable
 from workflow_helpers import REPO, make_workdir
 

@@ -8,16 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from crossmodal import cli, features, training
-from crossmodal.audio import table1
-from crossmodal.audio.autoencoder import load_sound_autoencoder, train_autoencoder
-from crossmodal.audio.classifier import ClassifierSettings, load_audio_classifier, predict, train_classifier
-from crossmodal.audio.compute_features import compute_store
-from crossmodal.audio.data import load_labelled, read_windows, row_statistics
-from crossmodal.models.sound import AudioClassifier, SoundAutoencoder, dropout_rates, freq_pool_factor
-from crossmodal.urmp import INSTRUMENT_NAMES
 from sound_fixtures import make_windows
+
+from crossmodal import cli
+from crossmodal.models.sound import (
+    AudioClassifier,
+    SoundAutoencoder,
+    dropout_rates,
+    freq_pool_factor,
+)
+from crossmodal.sound import features, table1
+from crossmodal.sound.autoencoder import load_sound_autoencoder, train_autoencoder
+from crossmodal.sound.classifier import (
+    ClassifierSettings,
+    load_audio_classifier,
+    predict,
+    train_classifier,
+)
+from crossmodal.sound.data import load_labelled, read_windows, row_statistics
+from crossmodal.sound.feature_store import compute_store
+from crossmodal.urmp import INSTRUMENT_NAMES
 
 CPU = torch.device("cpu")
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from crossmodal import cli, manifests, media, tracks, urmp
+from crossmodal import cli, manifests, media, urmp
+from crossmodal.dataset import tracks
 
 ALL = list(urmp.INSTRUMENT_NAMES)
 
@@ -106,7 +107,7 @@ def test_missing_video_is_an_error_naming_the_file(tmp_path, video_file):
 def test_incomplete_piece_is_skipped_and_logged_on_request(tmp_path, video_file, caplog):
     make_piece(tmp_path, video_file, "01_Jupiter_vn_vc", omit=("AuSep_1_vn_01_Jupiter.wav",))
     make_piece(tmp_path, video_file, "02_Sonata_vn_vn")
-    with caplog.at_level(logging.WARNING, logger="crossmodal.tracks"):
+    with caplog.at_level(logging.WARNING, logger="crossmodal.dataset.tracks"):
         table = scan(tmp_path, on_incomplete="skip")
     assert set(table["piece"]) == {"02_Sonata_vn_vn"}
     assert "01_Jupiter_vn_vc" in caplog.text and "AuSep_1_vn_01_Jupiter.wav" in caplog.text

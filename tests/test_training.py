@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from crossmodal import training
-from crossmodal.training import CheckpointError, TrainingRun, gather, load_models, pick_device, read_metrics
+from crossmodal.training import (
+    CheckpointError,
+    TrainingRun,
+    gather,
+    load_models,
+    pick_device,
+    read_metrics,
+    run_fingerprint,
+)
 
 
 def _toy_data(n=256, seed=0):
@@ -150,12 +161,40 @@ def test_gather_keeps_index_order_from_memmap(tmp_path):
     assert gather(np.arange(5), np.array([3, 1]), torch.device("cpu")).dtype == torch.int64
 
 
-def test_checkpoint_with_other_signature_is_ignored_and_run_starts_over(tmp_path):
-    _train(tmp_path / "run", epochs=3, signature="lr=0.01")
+def test_checkpoint_under_another_fingerprint_is_not_resumed_and_the_log_says_why(tmp_path, caplog):
+    _train(tmp_path / "run", epochs=3, fingerprint={"settings": {"lr": 0.01}})
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
     net, opt = _build()
-    run = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=0, device=torch.device("cpu"),
-                      signature="lr=0.1")
+    with caplog.at_level("WARNING"):
+        run = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=0, device=torch.device("cpu"),
+                          fingerprint={"settings": {"lr": 0.1}})
     assert run.start_epoch == 0
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+    assert "changed: settings.lr" in caplog.text
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"] == {"lr": 0.1}
+
+
+def test_unchanged_fingerprint_resumes_and_a_changed_seed_starts_afresh_without_error(tmp_path):
+    _train(tmp_path / "run", epochs=2, fingerprint={"settings": {"lr": 0.01}})
+    net, opt = _build()
     same = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=0, device=torch.device("cpu"),
-                       signature="lr=0.01")
-    assert same.start_epoch == 3
+                       fingerprint={"settings": {"lr": 0.01}})
+    assert same.start_epoch == 2
+    other_seed = TrainingRun(tmp_path / "run", {"net": net}, {"net": opt}, 3, seed=1, device=torch.device("cpu"),
+                             fingerprint={"settings": {"lr": 0.01}})
+    assert other_seed.start_epoch == 0
+
+
+def test_run_fingerprint_stamps_inputs_and_leaves_the_epoch_count_out(tmp_path):
+    data = tmp_path / "features.npy"
+    data.write_bytes(b"12345")
+    first = run_fingerprint({"epochs": 3, "lr": 0.1}, [data, None], rep="lms")
+    assert first["settings"] == {"lr": 0.1}
+    assert first["rep"] == "lms"
+    assert first["inputs"][str(data)][0] == 5
+    assert run_fingerprint({"epochs": 9, "lr": 0.1}, [data], rep="lms") == first
+    os.utime(data, ns=(1, 1))  # an upstream rule rewrote it
+    assert run_fingerprint({"epochs": 3, "lr": 0.1}, [data], rep="lms") != first
+
+

@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crossmodal import cli, dataset_report, manifests, urmp, windows
+from crossmodal import cli, manifests, urmp
+from crossmodal.dataset import report as dataset_report
+from crossmodal.dataset import windows
 
 TRACKS = [  # track_id, instrument, take, split, number of windows
     ("24_Pirates_3_va", "viola", "take-a", "train", 4),

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from workflow_helpers import make_workdir, planned_rules, snakemake
 
 from crossmodal import manifests
-from workflow_helpers import make_workdir, planned_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 

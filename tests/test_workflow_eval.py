@@ -3,7 +3,6 @@ plans every evaluation output, and Table 4 / Fig. 8 join it only once raters' sc
 in evaluation.human_scores_dir. The steps themselves run in tests/test_eval_steps.py."""
 
 import pytest
-
 from workflow_helpers import make_workdir, planned_rules
 
 pytestmark = pytest.mark.workflow

@@ -8,12 +8,13 @@ naming the file and the column, instead of somewhere downstream.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from crossmodal.store import atomic_output
 
 #: One row per player (a "track"): what ingestion found, probed and decided about it.
 TRACKS_SCHEMA = pa.schema([
@@ -102,15 +103,8 @@ def write(df: pd.DataFrame, path: str | os.PathLike, kind: str) -> None:
     """Writes ``df`` as a ``kind`` manifest, atomically: a crash leaves no partial file."""
     path = Path(path)
     table = to_table(df, kind, where=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read(path: str | os.PathLike, kind: str) -> pd.DataFrame:

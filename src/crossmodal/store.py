@@ -9,6 +9,7 @@ so a training job touches only the rows it uses.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -30,12 +31,18 @@ def _umask_mode() -> int:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block ends
-    without error (with the usual file permissions), removed otherwise. A failed job thus
-    leaves nothing a rerun would take as valid output."""
+    """THE writer of every output file: a temporary path beside ``path`` to write to, renamed
+    onto ``path`` when the block ends without error, removed otherwise.
+
+    A failed job thus leaves nothing a rerun would take as valid output. The temporary name
+    keeps ``path``'s suffix (writers that pick the format from the extension still work), and
+    the file gets the usual permissions of a new file under the umask (``mkstemp`` alone would
+    leave it readable by its owner only, which hides results from colleagues on a shared
+    cluster file system).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -44,6 +51,54 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_outputs(paths: list[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Temporary paths for a set of files that are valid only together: all are renamed onto
+    ``paths`` (in the given order, so the last one can mark the set complete) when the block
+    succeeds, and none is left, old or new, when it fails."""
+    paths = [Path(p) for p in paths]
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(_kept_temporary(p)) for p in paths]
+        try:
+            yield tmps
+        except BaseException:
+            for path in paths:
+                path.unlink(missing_ok=True)
+            raise
+        mode = _umask_mode()
+        for tmp, path in zip(tmps, paths):
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _kept_temporary(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, removed on exit unless it was renamed away."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False) -> None:
+    """Writes ``frame`` as CSV (without its index unless asked) atomically."""
+    write_text(path, frame.to_csv(index=index, lineterminator="\n"))
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Writes ``payload`` as indented JSON atomically."""
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _open_npy(path: str | os.PathLike) -> np.ndarray:

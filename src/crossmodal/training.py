@@ -19,6 +19,12 @@ The loop itself stays in the caller (as in pytorch/examples' dcgan): ::
         run.end_epoch(epoch, {"loss": float(loss)})
     run.save_final(out_path)
 
+Whether a job resumes is decided by ONE run fingerprint (:func:`run_fingerprint`: the settings
+the weights depend on, the seed, and size + mtime stamps of the input files), kept in
+``run.json`` beside the checkpoint: a checkpoint is resumed only when it was written under the
+same fingerprint; otherwise the run starts afresh and the log says which keys changed. This is
+what makes "change one setting, rerun what it touches" retrain instead of reusing old weights.
+
 Epoch numbers yielded by :meth:`TrainingRun.epochs` count from 0 (like ``range``); files and
 the metrics table count *completed* epochs, so ``checkpoints/epoch_0005.pt`` and the metrics
 row ``epoch == 5`` both hold the state after five epochs (after ``end_epoch(4, ...)``).
@@ -28,11 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import logging
 import os
 import random
+import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +49,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from crossmodal.store import atomic_output
+from crossmodal.store import atomic_output, write_text
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.csv"
+RUN_FILE = "run.json"
+#: What a run folder holds besides the final model: all of it belongs to one fingerprint.
+RUN_STATE = (CHECKPOINT_NAME, METRICS_NAME, "checkpoints", "samples")
 
 
 class CheckpointError(ValueError):
@@ -112,9 +123,40 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def _atomic_write_text(text: str, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(text)
+def input_stamp(*paths: str | os.PathLike | None) -> dict[str, list[int]]:
+    """{path: [size, mtime_ns]} of the input files: what changes when an upstream rule reruns."""
+    stamp = {}
+    for path in paths:
+        if path is not None:
+            st = Path(path).stat()
+            stamp[str(path)] = [st.st_size, st.st_mtime_ns]
+    return stamp
+
+
+def run_fingerprint(settings: Mapping[str, Any], inputs: Iterable[str | os.PathLike | None] = (), **extra: Any) -> dict[str, Any]:
+    """The fingerprint of a training run: its settings, extra values, and stamps of its input files.
+
+    The epoch count stays out (``settings["epochs"]`` is dropped), so a killed run resumes and a
+    finished one can be extended by raising it; a caller whose schedule depends on the epoch
+    count passes it again under another name.
+    """
+    return {
+        "settings": {k: v for k, v in settings.items() if k != "epochs"},
+        "inputs": input_stamp(*inputs),
+        **extra,
+    }
+
+
+def _json_types(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two fingerprints (for the log)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [k for key in keys for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".") or "<all>"]
 
 
 def _rng_states() -> dict[str, Any]:
@@ -168,10 +210,10 @@ class TrainingRun:
     ``keep_every`` is set, ``checkpoints/epoch_XXXX.pt`` (models only, after XXXX epochs; the
     same format as :meth:`save_final`, readable with :func:`load_models`).
 
-    ``signature`` (optional) names the settings the weights depend on (hyper-parameters, input
-    sizes, data): a checkpoint written under another signature is stale, so the run starts
-    over instead of resuming from it (and overwrites it at its first checkpoint). Leave the
-    epoch count out of it so a run can be extended by raising ``total_epochs``.
+    ``fingerprint`` (see :func:`run_fingerprint`; the seed is added to it) names what the
+    weights depend on. It is kept in ``run.json``; when the folder's state (checkpoint,
+    metrics, kept checkpoints, samples) was written under another fingerprint, that state is
+    removed and the run starts afresh, with a log line naming the changed keys.
 
     ``state`` is a dict of the caller's own picklable values (plain types and tensors) saved
     and restored with the checkpoint, e.g. the stage of a greedy layer-wise training.
@@ -188,7 +230,7 @@ class TrainingRun:
         amp: bool = True,
         checkpoint_every: int = 1,
         keep_every: int | None = None,
-        signature: str | None = None,
+        fingerprint: Mapping[str, Any] | None = None,
     ) -> None:
         if total_epochs < 0:
             raise ValueError(f"total_epochs must be >= 0, got {total_epochs}")
@@ -203,7 +245,7 @@ class TrainingRun:
         self.device = torch.device(device)
         self.checkpoint_every = int(checkpoint_every)
         self.keep_every = keep_every
-        self.signature = signature
+        self.fingerprint = _json_types({"seed": self.seed, **dict(fingerprint or {})})
         self.state: dict[str, Any] = {}
         self.metrics: list[dict[str, float]] = []
         cuda = self.device.type == "cuda"
@@ -217,6 +259,7 @@ class TrainingRun:
         seed_everything(self.seed)
         self.start_epoch = 0
         self._epoch_started = time.perf_counter()
+        self._start_afresh_if_changed()
         if self.checkpoint_path.exists():
             self._resume()
 
@@ -229,23 +272,37 @@ class TrainingRun:
         return self.out_dir / METRICS_NAME
 
     # ---------------------------------------------------------------- resume
+    def _start_afresh_if_changed(self) -> None:
+        """Removes the folder's run state unless it was written under this run's fingerprint."""
+        run_file = self.out_dir / RUN_FILE
+        try:
+            previous = json.loads(run_file.read_text())
+        except FileNotFoundError:
+            previous = None
+        except (OSError, ValueError):
+            previous = {"<unreadable run.json>": True}
+        if previous == self.fingerprint:
+            return
+        stale = [self.out_dir / name for name in RUN_STATE if (self.out_dir / name).exists()]
+        if stale:
+            why = "no run.json" if previous is None else "changed: " + ", ".join(_changed_keys(previous, self.fingerprint))
+            log.warning("%s: its checkpoint was written under other settings or inputs (%s); starting afresh",
+                        self.out_dir, why)
+        for path in stale:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        write_text(run_file, json.dumps(self.fingerprint, indent=1, sort_keys=True) + "\n")
+
     def _resume(self) -> None:
         path = self.checkpoint_path
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, EOFError, ValueError) as err:
             raise CheckpointError(f"{path}: cannot resume from this checkpoint ({err}); delete it to start over") from err
-        if ckpt.get("signature") != self.signature:
-            log.warning("%s was written with other settings (%s, now %s); starting over",
-                        path, ckpt.get("signature"), self.signature)
-            return
         if set(ckpt["models"]) != set(self.models) or set(ckpt["optimizers"]) != set(self.optimizers):
             raise CheckpointError(
                 f"{path}: holds models {sorted(ckpt['models'])} and optimizers {sorted(ckpt['optimizers'])}, "
                 f"this run has {sorted(self.models)} and {sorted(self.optimizers)}; delete it to start over"
             )
-        if ckpt["seed"] != self.seed:
-            raise CheckpointError(f"{path}: was written with seed {ckpt['seed']}, this run has seed {self.seed}")
         try:
             for name, model in self.models.items():
                 model.load_state_dict(ckpt["models"][name])
@@ -328,14 +385,13 @@ class TrainingRun:
         lines = [",".join(columns)]
         for row in self.metrics:
             lines.append(",".join("" if k not in row else repr(row[k]) if isinstance(row[k], float) else str(row[k]) for k in columns))
-        _atomic_write_text("\n".join(lines) + "\n", self.metrics_path)
+        write_text(self.metrics_path, "\n".join(lines) + "\n")
 
     def _save_checkpoint(self, epochs_done: int) -> None:
         _atomic_torch_save(
             {
                 "epochs_done": epochs_done,
                 "seed": self.seed,
-                "signature": self.signature,
                 "models": {n: m.state_dict() for n, m in self.models.items()},
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "scalers": {n: s.state_dict() for n, s in self.scalers.items()},

@@ -1,7 +1,12 @@
 # Stage 3, the paper's Sec. 3.3-3.4 and 5.1: the 128-d encodings the GANs are conditioned on.
 # Sound: the Table 1 classifier on the LMS with 4 conv layers (S2I-C) and the stacked
-# autoencoder (S2I-A). The image classifier's rules live beside these.
-from crossmodal.audio.params import AUTOENCODER_PARAMS
+# autoencoder (S2I-A). Image: the image classifier (six 3x3 conv + three FC layers), its
+# train/test accuracy, and the 128-d image encoding of every window (I2S's condition). The image
+# classifier is also the judge Gamma that evaluates generated images (Sec. 5.2.2):
+# crossmodal.models.image.load_image_classifier(f"{IMAGE_CLASSIFIER_DIR}/model.pt").
+# Device and AMP come from the config in the shell line (not params), so moving to a GPU does
+# not invalidate a model trained on CPU; checkpoint.pt beside the outputs lets a killed job resume.
+from crossmodal.config import AUTOENCODER_PARAMS, cli_flags
 
 SOUND_ENCODER_REP = config["audio_classifier"]["encoder_representation"]
 SOUND_ENCODER_MODEL = (
@@ -72,3 +77,34 @@ rule encode_sound_autoencoder:
 FINAL_TARGETS.setdefault("encoders", []).extend(
     [*rules.encode_sound_classifier.output, *rules.encode_sound_autoencoder.output]
 )
+
+
+IMAGE_CLASSIFIER_DIR = f"{RESULTS}/image_classifier"
+IMAGE_CLASSIFIER_PARAMS = (
+    "epochs", "batch_size", "learning_rate", "decay", "weight_decay", "channels", "fc_units", "dropout", "pool", "augment",
+)
+
+
+rule image_classifier:
+    input:
+        windows=rules.windows.output[0],
+    output:
+        model=f"{IMAGE_CLASSIFIER_DIR}/model.pt",
+        metrics=f"{IMAGE_CLASSIFIER_DIR}/metrics.csv",
+        accuracy=f"{IMAGE_CLASSIFIER_DIR}/accuracy.csv",
+        encodings=f"{RESULTS}/embeddings/image_classifier.npy",
+    log:
+        f"{LOGS}/image_classifier.log",
+    benchmark:
+        f"{BENCH}/image_classifier.tsv"
+    params:
+        flags=cli_flags(config["image_classifier"], IMAGE_CLASSIFIER_PARAMS),
+        seed=config["seed"],
+    threads: 2
+    shell:
+        "{CLI} image-encoder --windows {input.windows} --model {output.model} --embeddings {output.encodings}"
+        " --accuracy {output.accuracy} {params.flags} --seed {params.seed}"
+        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+
+
+FINAL_TARGETS.setdefault("encoders", []).extend(rules.image_classifier.output)

@@ -1,7 +1,7 @@
 # Stage 2, the paper's Sec. 3.3: sound representations of every window, Table 1 and Fig. 3.
 # One store per representation, each rule passed only the keys it depends on, so a changed key
 # reruns only the stores (and classifiers) it touches. One job per Table 1 model.
-from crossmodal.audio.params import CLASSIFIER_PARAMS, FEATURE_PARAMS, cli_flags
+from crossmodal.config import CLASSIFIER_PARAMS, FEATURE_PARAMS, cli_flags
 
 REPRESENTATIONS = list(FEATURE_PARAMS)
 AUDIO_CLASSIFIER = config["audio_classifier"]

@@ -5,11 +5,11 @@
 #   pose_s2i_<instrument>  one instrument's pairs, wrong pairs of the same instrument (Eq. 6);
 #           the target `pose_s2i` trains every one in gan.pose_instruments
 #   i2s     image encoding -> LMS, wrong pairs of another instrument's sound (Eq. 7)
-# Each writes results/models/gan/<name>/: model.pt (load with crossmodal.gan_training.load_gan),
+# Each writes results/models/gan/<name>/: model.pt (load with crossmodal.gan.train.load_gan),
 # metrics.csv, and, not declared (a rerun must not delete them), checkpoint.pt (resume) and
 # checkpoints/epoch_XXXX.pt + samples/epoch_XXXX.png every gan.keep_every epochs and after the
 # last: gan_kept_epochs() lists them for the evaluation rules (read them as params, after model.pt).
-from crossmodal.audio.params import cli_flags
+from crossmodal.config import cli_flags
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 GAN = config["gan"]

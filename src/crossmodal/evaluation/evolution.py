@@ -23,10 +23,22 @@ import pandas as pd
 
 from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import generate_images
-from crossmodal.evaluation.inputs import device_from, kept_checkpoints, load_generator, open_encodings, read_windows
-from crossmodal.evaluation.outputs import write_csv
+from crossmodal.evaluation.inputs import (
+    device_from,
+    kept_checkpoints,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import per_instrument, split_ids
-from crossmodal.evaluation.table5 import SPLITS, add_common_arguments, fid_or_nan, judge_generated, judge_real
+from crossmodal.evaluation.table5 import (
+    SPLITS,
+    add_common_arguments,
+    fid_or_nan,
+    judge_generated,
+    judge_real,
+)
+from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +115,8 @@ def run(args: argparse.Namespace) -> None:
         generator, _ = load_generator(args.model, "s2i", device, weights=weights)
         samples[epoch] = list(generate_images(generator, encodings[sample_ids], sample_ids, args.seed, device))
 
-    write_csv(history, args.history)
-    write_csv(best, args.best)
+    write_csv(args.history, history)
+    write_csv(args.best, best)
     figures.plot_accuracy_evolution(history, args.figure, samples=samples,
                                     title=f"{args.name}: Gamma's accuracy on generated images")
     log.info("eval-evolution: %d checkpoints, best epoch %d (%s %.2f%%), last %d, in %.1f s", len(history),

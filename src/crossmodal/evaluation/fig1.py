@@ -15,7 +15,13 @@ import numpy as np
 
 from crossmodal.evaluation import figures
 from crossmodal.evaluation.generate import generate_images, generate_lms
-from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
+from crossmodal.evaluation.inputs import (
+    add_runtime_arguments,
+    device_from,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import per_instrument
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from crossmodal.evaluation.outputs import atomic_path  # noqa: E402
+from crossmodal.store import atomic_output  # noqa: E402
 
 #: Colours of the methods in every figure.
 METHOD_COLOURS = {"S2I-C": "tab:blue", "S2I-N": "tab:orange", "S2I-A": "tab:green",
@@ -31,7 +31,7 @@ def _figure(path: str | os.PathLike, figsize: tuple[float, float], dpi: int = 12
     fig = plt.figure(figsize=figsize)
     try:
         yield fig
-        with atomic_path(path) as tmp:
+        with atomic_output(path) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)

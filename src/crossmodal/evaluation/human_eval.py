@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from crossmodal.evaluation.outputs import atomic_path, write_csv, write_text
+from crossmodal.store import atomic_output, write_csv, write_text
 
 #: The methods of a set, as the key names them (never shown on the page).
 METHODS: tuple[str, ...] = ("S2I-C", "S2I-N", "S2I-A", "ground_truth")
@@ -112,14 +112,14 @@ def write_page(out_dir: str | os.PathLike, sets: list[ImageSet], seed: int,
                                  f"got {image.dtype} {image.shape}")
         content.update(row.image_file.encode())
         content.update(np.ascontiguousarray(image).tobytes())
-        with atomic_path(out_dir / row.image_file) as tmp:
+        with atomic_output(out_dir / row.image_file) as tmp:
             Image.fromarray(image).save(tmp, format="PNG")
     used = {Path(f).name for f in key["image_file"]}
     for stale in images_dir.glob("*.png"):
         if stale.name not in used:
             stale.unlink()
-    write_csv(key, Path(key_path) if key_path else out_dir / "key.csv")
-    write_text(render_page(key, title, content.hexdigest()[:16]), out_dir / "index.html")
+    write_csv(Path(key_path) if key_path else out_dir / "key.csv", key)
+    write_text(out_dir / "index.html", render_page(key, title, content.hexdigest()[:16]))
     return key
 
 

@@ -12,7 +12,13 @@ import numpy as np
 
 from crossmodal.evaluation import human_eval
 from crossmodal.evaluation.generate import generate_images
-from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
+from crossmodal.evaluation.inputs import (
+    add_runtime_arguments,
+    device_from,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import per_instrument
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from crossmodal.evaluation import figures, human_eval
-from crossmodal.evaluation.outputs import write_csv
+from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> None:
     scores = human_eval.read_scores(paths)
     table = human_eval.score_table(scores, read_key(args.key))
     log.info("%d scores from %d raters in %d files", len(scores), scores["rater"].nunique(), len(paths))
-    write_csv(table, args.table)
+    write_csv(args.table, table)
     figures.plot_human_eval(table, args.fig8)

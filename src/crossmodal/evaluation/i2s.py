@@ -23,12 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crossmodal.evaluation import audio_out, figures, metrics
+from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import iter_lms
-from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
-from crossmodal.evaluation.outputs import write_csv
+from crossmodal.evaluation.inputs import (
+    add_runtime_arguments,
+    device_from,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import per_instrument, split_ids
 from crossmodal.evaluation.table5 import SPLITS, fid_or_nan, score_rows
+from crossmodal.sound import inverse
+from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +158,16 @@ def run(args: argparse.Namespace) -> None:
         originals = store.load_window_audio(windows.iloc[clip_ids])
         length = originals.shape[1]
         sounds = {
-            "generated": [audio_out.lms_to_audio(x, length=length, **inversion) for x in fake],
-            "real_lms": [audio_out.lms_to_audio(np.asarray(lms_store[w]), length=length, **inversion) for w in clip_ids],
+            "generated": [inverse.lms_to_audio(x, length=length, **inversion) for x in fake],
+            "real_lms": [inverse.lms_to_audio(np.asarray(lms_store[w]), length=length, **inversion) for w in clip_ids],
             "original": list(originals),
         }
         for kind, clips in sounds.items():
-            audio = audio_out.normalize_peak(audio_out.join_clips(clips, args.sr))
-            audio_out.write_wav(audio_dir / f"{name}_{kind}.wav", audio, args.sr)
+            audio = inverse.normalize_peak(inverse.join_clips(clips, args.sr))
+            inverse.write_wav(audio_dir / f"{name}_{kind}.wav", audio, args.sr)
     log.info("wrote WAVs of %s-split windows to %s", split, audio_dir)
 
-    write_csv(pd.DataFrame(rows), args.accuracy)
+    write_csv(args.accuracy, pd.DataFrame(rows))
     figures.plot_spectrogram_triples(triples, args.fig11)
     log.info("eval-i2s done in %.1f s (instruments: %s)", time.perf_counter() - started,
              ", ".join(INSTRUMENT_NAMES[i] for i in np.unique(labels)))

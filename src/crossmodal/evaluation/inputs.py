@@ -50,7 +50,7 @@ def open_encodings(path: str | os.PathLike, n_windows: int) -> np.ndarray:
 def load_generator(path: str | os.PathLike, kind: str, device, weights: str | os.PathLike | None = None):
     """The generator of a train-gan model file (optionally with a kept checkpoint's weights),
     in eval mode; refuses a model of the other kind (s2i or i2s)."""
-    from crossmodal.gan_training import load_gan
+    from crossmodal.models.gan import load_gan
 
     generator, _, extra = load_gan(path, weights=weights, device=device)
     if extra.get("kind") != kind:

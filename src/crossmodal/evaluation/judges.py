@@ -31,7 +31,7 @@ class SoundJudge:
     the features' units (dB) [n, n_mels, t]; it standardises its input itself."""
 
     def __init__(self, path: str | os.PathLike, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
-        from crossmodal.audio.classifier import load_audio_classifier
+        from crossmodal.sound.classifier import load_audio_classifier
 
         self.model, self.extra = load_audio_classifier(path, device)
         self.in_shape = tuple(self.extra["in_shape"])

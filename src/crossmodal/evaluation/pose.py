@@ -18,7 +18,13 @@ import torch
 
 from crossmodal.evaluation import figures
 from crossmodal.evaluation.generate import images_to_uint8, window_noise
-from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
+from crossmodal.evaluation.inputs import (
+    add_runtime_arguments,
+    device_from,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import sequence
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from crossmodal.evaluation import metrics
-from crossmodal.evaluation.inputs import add_runtime_arguments, device_from, load_generator, open_encodings, read_windows
-from crossmodal.evaluation.outputs import write_csv
+from crossmodal.evaluation.inputs import (
+    add_runtime_arguments,
+    device_from,
+    load_generator,
+    open_encodings,
+    read_windows,
+)
 from crossmodal.evaluation.selection import split_ids
+from crossmodal.store import write_csv
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
@@ -143,5 +149,5 @@ def run(args: argparse.Namespace) -> None:
                      100 * metrics.accuracy(pred, labels), 100 * PAPER_TABLE5.get((name, split), float("nan")), fid)
     if not rows:
         raise ValueError(f"{args.windows}: no window in either split")
-    write_csv(pd.DataFrame(rows), args.out)
+    write_csv(args.out, pd.DataFrame(rows))
     log.info("eval-table5 done in %.1f s", time.perf_counter() - started)

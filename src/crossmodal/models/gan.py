@@ -5,7 +5,7 @@ modality is compressed to 64 by an FC layer and a leaky ReLU (phi(A) for sound, 
 images), concatenated with the noise z and deconvolved into the data; the discriminator scores
 a (data, compressed encoding) pair by joining the encoding, replicated 4x4, to its 4x4 feature
 map. Discriminators return logits; the score S = sigmoid(logit) of Eq. 4 is applied in the
-losses (``crossmodal.gan_training``), which is the same maths and stabler in low precision.
+losses (``crossmodal.gan.train``), which is the same maths and stabler in low precision.
 
 Spectrograms are rectangular (LMS 128 mel bins x 34 frames); the I2S networks reach and leave
 a square 32x32 map through two layers with kernel 4x4, stride 2x1 and padding 1:
@@ -14,6 +14,8 @@ frequency 32 -> 64 -> 128 (stride 2), time 32 -> 33 -> 34 (stride 1), and back.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -264,3 +266,25 @@ def build_gan(kind: str, generator_kwargs: dict[str, Any], discriminator_kwargs:
     if kind == "i2s":
         return I2SGenerator(**generator_kwargs), I2SDiscriminator(**discriminator_kwargs)
     raise ValueError(f"GAN kind must be one of {GAN_KINDS}, got {kind!r}")
+
+
+def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
+             device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+    """(generator, discriminator, extra) from a train-gan model file, in eval mode.
+
+    ``weights``: optionally a kept checkpoint (``checkpoints/epoch_XXXX.pt``) whose weights
+    replace the final ones (Fig. 9 evaluates every kept epoch); the sizes come from ``path``.
+    """
+    from crossmodal.training import CheckpointError, load_models
+
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise CheckpointError(f"{path}: cannot read GAN model file: {err}") from err
+    extra = payload.get("extra", {})
+    if "kind" not in extra or "kwargs" not in extra:
+        raise CheckpointError(f"{path}: is not a train-gan model file (no kind/kwargs in 'extra')")
+    generator, discriminator = build_gan(extra["kind"], extra["kwargs"]["generator"], extra["kwargs"]["discriminator"])
+    load_models(weights or path, {"generator": generator, "discriminator": discriminator})
+    return generator.to(device).eval(), discriminator.to(device).eval(), extra

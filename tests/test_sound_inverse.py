@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from crossmodal.evaluation import audio_out
+from crossmodal.sound import inverse
 
 SR, N_FFT, HOP, N_MELS = 44100, 2048, 512, 128
 
@@ -30,7 +30,7 @@ def dominant_frequency(audio):
 def test_inverted_tone_lms_has_its_energy_at_the_tone_pitch(freq, scale, power):
     lms = tone_lms(freq, scale, power)
     assert lms.shape == (128, 44)
-    audio = audio_out.lms_to_audio(lms, sr=SR, n_fft=N_FFT, hop_length=HOP, scale=scale,
+    audio = inverse.lms_to_audio(lms, sr=SR, n_fft=N_FFT, hop_length=HOP, scale=scale,
                                    power=power, n_iter=16, length=22050)
     assert audio.dtype == np.float32 and audio.shape == (22050,)
     # Within about one mel band of the tone (bands are ~25 Hz wide at 440 Hz, ~45 Hz at 1 kHz).
@@ -39,51 +39,51 @@ def test_inverted_tone_lms_has_its_energy_at_the_tone_pitch(freq, scale, power):
 
 def test_griffin_lim_is_deterministic_given_the_seed():
     lms = tone_lms(440.0)
-    a = audio_out.lms_to_audio(lms, n_iter=4, seed=3)
-    b = audio_out.lms_to_audio(lms, n_iter=4, seed=3)
+    a = inverse.lms_to_audio(lms, n_iter=4, seed=3)
+    b = inverse.lms_to_audio(lms, n_iter=4, seed=3)
     np.testing.assert_array_equal(a, b)
 
 
 def test_undo_log_inverts_db_and_natural_log():
     mel = np.array([[1e-3, 1.0, 20.0]])
-    np.testing.assert_allclose(audio_out.undo_log(20 * np.log10(mel), "db", power=1.0), mel, rtol=1e-9)
-    np.testing.assert_allclose(audio_out.undo_log(10 * np.log10(mel), "db", power=2.0), mel, rtol=1e-9)
-    np.testing.assert_allclose(audio_out.undo_log(np.log(mel + 1e-6), "ln"), mel, rtol=1e-6)
+    np.testing.assert_allclose(inverse.undo_log(20 * np.log10(mel), "db", power=1.0), mel, rtol=1e-9)
+    np.testing.assert_allclose(inverse.undo_log(10 * np.log10(mel), "db", power=2.0), mel, rtol=1e-9)
+    np.testing.assert_allclose(inverse.undo_log(np.log(mel + 1e-6), "ln"), mel, rtol=1e-6)
     with pytest.raises(ValueError, match="log scale"):
-        audio_out.undo_log(mel, "log10")
+        inverse.undo_log(mel, "log10")
 
 
 def test_stretch_frames_maps_i2s_34_frames_to_44_keeping_the_ends():
     lms = np.tile(np.arange(34, dtype=float), (128, 1))
-    out = audio_out.stretch_frames(lms, 44)
+    out = inverse.stretch_frames(lms, 44)
     assert out.shape == (128, 44)
     assert out[0, 0] == 0 and out[0, -1] == 33
     assert np.all(np.diff(out[0]) > 0)
 
 
 def test_join_clips_puts_silence_between_clips():
-    joined = audio_out.join_clips([np.ones(10), np.ones(5)], sr=100, gap_s=0.05)
+    joined = inverse.join_clips([np.ones(10), np.ones(5)], sr=100, gap_s=0.05)
     assert joined.tolist() == [1.0] * 10 + [0.0] * 5 + [1.0] * 5
 
 
 def test_write_wav_writes_16_bit_pcm_and_leaves_no_temp_file(tmp_path):
-    audio = audio_out.normalize_peak(np.sin(np.linspace(0, 50, 4410)) * 3.0)
+    audio = inverse.normalize_peak(np.sin(np.linspace(0, 50, 4410)) * 3.0)
     assert np.abs(audio).max() == pytest.approx(0.9)
     path = tmp_path / "wav" / "violin.wav"
-    audio_out.write_wav(path, audio, 44100)
+    inverse.write_wav(path, audio, 44100)
     info = soundfile.info(path)
     assert (info.samplerate, info.frames, info.subtype) == (44100, 4410, "PCM_16")
     assert sorted(p.name for p in path.parent.iterdir()) == ["violin.wav"]
     with pytest.raises(ValueError, match="mono"):
-        audio_out.write_wav(tmp_path / "stereo.wav", np.zeros((2, 10)), 44100)
+        inverse.write_wav(tmp_path / "stereo.wav", np.zeros((2, 10)), 44100)
 
 
 def test_lms_of_the_features_stage_inverts_to_the_tone_pitch():
-    from crossmodal import features
+    from crossmodal.sound import features
 
     params = features.FeatureParams()
     t = np.arange(22050) / SR
     lms = features.compute("lms", (0.5 * np.sin(2 * np.pi * 660.0 * t)).astype(np.float32)[None], params)[0]
     assert lms.shape == (128, 44)
-    audio = audio_out.lms_to_audio(lms, n_iter=16, length=22050, **audio_out.feature_kwargs(params))
+    audio = inverse.lms_to_audio(lms, n_iter=16, length=22050, **inverse.feature_kwargs(params))
     assert dominant_frequency(audio) == pytest.approx(660.0, rel=0.06)

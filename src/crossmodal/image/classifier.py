@@ -22,7 +22,12 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from crossmodal.models.image import ImageClassifier, classifier_payload, images_to_tensor, predict
+from crossmodal.models.image import (
+    ImageClassifier,
+    classifier_payload,
+    images_to_tensor,
+    predict,
+)
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
@@ -93,20 +98,24 @@ def train_image_classifier(
     device: torch.device,
     test_images: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
+    inputs: tuple[str | Path, ...] = (),
 ):
     """Trains the classifier on uint8 images [N, S, S, 3] with int labels [N]; returns (model, run).
 
     Resumes from ``out_dir/checkpoint.pt`` when a previous job was killed. The test split, when
     given, is only measured (a column of metrics.csv), never used to choose anything.
     """
-    from crossmodal.training import TrainingRun, seed_everything
+    from crossmodal.training import TrainingRun, run_fingerprint, seed_everything
 
     s = settings
     seed_everything(s.seed)
     model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.fc_units, s.dropout, s.pool)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
+    # A decaying step size depends on the epoch count, so then the count is part of the fingerprint.
+    fingerprint = run_fingerprint(dataclasses.asdict(s), inputs, image_shape=list(train_images.shape[1:]),
+                                  n_train=len(train_images), schedule_epochs=None if s.decay == "none" else s.epochs)
     run = TrainingRun(out_dir, {"image_classifier": model}, {"image_classifier": optimizer},
-                      total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp)
+                      total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp, fingerprint=fingerprint)
     images = torch.from_numpy(np.ascontiguousarray(train_images)).to(run.device)
     labels = torch.from_numpy(np.asarray(train_labels, dtype=np.int64)).to(run.device)
     for epoch in run.epochs():
@@ -162,7 +171,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import manifests, store
-    from crossmodal.gan_training import input_stamp, reset_if_changed
     from crossmodal.training import pick_device, set_threads
 
     started = time.perf_counter()
@@ -183,10 +191,9 @@ def run(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
     log.info("image classifier: %d train / %d test windows of %s images on %s", is_train.sum(), (~is_train).sum(),
              images.shape[1:], device)
-    reset_if_changed(Path(args.model).parent, {"settings": dataclasses.asdict(settings), "inputs": input_stamp(args.windows)})
     model, training_run = train_image_classifier(
         Path(args.model).parent, images[is_train], labels[is_train], settings, device,
-        images[~is_train], labels[~is_train],
+        images[~is_train], labels[~is_train], inputs=(args.windows,),
     )
     logits, encodings = predict(model, images, device=training_run.device)
     predicted = logits.argmax(1)
@@ -195,15 +202,9 @@ def run(args: argparse.Namespace) -> None:
     summary = table[table["instrument"] == "all"].set_index("split")["accuracy"].to_dict()
     log.info("image classifier accuracy: train %.4f, test %.4f", summary.get("train", np.nan), summary.get("test", np.nan))
     store.save_array(args.embeddings, encodings.astype(np.float32))
-    _write_csv(table, Path(args.accuracy))
+    store.write_csv(args.accuracy, table)
     training_run.save_final(args.model, extra=classifier_payload(
         model, train_accuracy=float(summary.get("train", np.nan)), test_accuracy=float(summary.get("test", np.nan)),
     ))
     log.info("image-encoder done in %.1f s", time.perf_counter() - started)
 
-
-def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    from crossmodal.store import atomic_output
-
-    with atomic_output(path) as tmp:
-        table.to_csv(tmp, index=False)

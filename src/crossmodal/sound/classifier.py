@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal import training
-from crossmodal.audio.data import (
+from crossmodal.models.sound import AudioClassifier, dropout_rates
+from crossmodal.sound.data import (
     LabelledStore,
     add_training_arguments,
     confusion_frame,
@@ -31,11 +32,9 @@ from crossmodal.audio.data import (
     none_or,
     row_statistics,
     section_defaults,
-    write_csv_atomic,
-    write_json_atomic,
 )
-from crossmodal.features import REPRESENTATIONS
-from crossmodal.models.sound import AudioClassifier, dropout_rates
+from crossmodal.sound.features import REPRESENTATIONS
+from crossmodal.store import write_csv, write_json
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
@@ -105,8 +104,13 @@ def train_classifier(
     out_dir: str | Path,
     device: torch.device,
     amp: bool = True,
+    inputs: tuple[str | Path, ...] = (),
 ) -> tuple[AudioClassifier, dict[str, Any]]:
-    """Trains (or resumes) one classifier in ``out_dir``; returns it and its result record."""
+    """Trains (or resumes) one classifier in ``out_dir``; returns it and its result record.
+
+    ``inputs`` (the manifest and the feature store) enter the run fingerprint: a checkpoint
+    written before one of them changed is not resumed.
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir)
     in_shape = tuple(int(s) for s in store.features.shape[1:])
@@ -115,12 +119,11 @@ def train_classifier(
     mean, std = row_statistics(store.features, store.train, settings.standardise)
     model.standardise.fit(torch.from_numpy(mean), torch.from_numpy(std))
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    signature = json.dumps({"rep": rep, "conv_layers": conv_layers, "in_shape": in_shape,
-                            "n_train": len(store.train), "n_test": len(store.test),
-                            **{k: v for k, v in dataclasses.asdict(settings).items() if k != "epochs"}})
+    fingerprint = training.run_fingerprint(dataclasses.asdict(settings), inputs, rep=rep, conv_layers=conv_layers,
+                                           in_shape=in_shape, n_train=len(store.train), n_test=len(store.test), amp=amp)
     run = training.TrainingRun(out_dir, {"classifier": model}, {"classifier": optimizer},
                                total_epochs=settings.epochs, seed=seed, device=device, amp=amp,
-                               signature=signature)
+                               fingerprint=fingerprint)
     labels = store.labels
     for epoch in run.epochs():
         model.train()
@@ -219,8 +222,8 @@ def run(args: argparse.Namespace) -> None:
     store = load_labelled(args.windows, args.features)
     out_dir = Path(args.out_dir)
     _, result = train_classifier(store, args.rep, args.conv_layers, args.seed, settings_from_args(args),
-                                 out_dir, device, amp=bool(args.amp))
-    write_csv_atomic(out_dir / "confusion.csv", confusion_frame(np.array(result["confusion"])), index=True)
-    write_json_atomic(out_dir / "result.json", result)
+                                 out_dir, device, amp=bool(args.amp), inputs=(args.windows, args.features))
+    write_csv(out_dir / "confusion.csv", confusion_frame(np.array(result["confusion"])), index=True)
+    write_json(out_dir / "result.json", result)
     log.info("%s, %d conv layers, seed %d: test accuracy %.2f%% (%d windows), %.1f s",
              args.rep, args.conv_layers, args.seed, 100 * result["test_accuracy"], result["n_test"], result["seconds"])

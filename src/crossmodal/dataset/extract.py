@@ -27,10 +27,8 @@ import concurrent.futures
 import importlib
 import logging
 import math
-import os
 import queue
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ import ffmpeg
 import numpy as np
 
 from crossmodal import media
+from crossmodal.store import atomic_outputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -516,25 +515,13 @@ def extract_track(
 
 def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame) -> None:
     """Writes frames.npy, audio.npy and windows.parquet to ``out_dir``: all three or none."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmps: dict[str, str] = {}
-    try:
-        for name, array in (("frames.npy", frames), ("audio.npy", audio)):
-            fd, tmps[name] = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, array)
-        fd, tmps["windows.parquet"] = tempfile.mkstemp(dir=out_dir, prefix=".windows.parquet.", suffix=".tmp")
-        os.close(fd)
-        from crossmodal import manifests
+    from crossmodal import manifests
 
-        manifests.write(windows, tmps["windows.parquet"], "track_windows")
-        for name in OUTPUTS:  # windows.parquet last: it is what marks the set complete
-            os.replace(tmps.pop(name), out_dir / name)
-    except BaseException:
-        for tmp in tmps.values():
-            Path(tmp).unlink(missing_ok=True)
-        remove_outputs(out_dir)
-        raise
+    # windows.parquet last (OUTPUTS' order): it is what marks the set complete.
+    with atomic_outputs([out_dir / name for name in OUTPUTS]) as (frames_tmp, audio_tmp, windows_tmp):
+        np.save(frames_tmp, frames)
+        np.save(audio_tmp, audio)
+        manifests.write(windows, windows_tmp, "track_windows")
 
 
 def remove_outputs(out_dir: Path) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from crossmodal.demo.melody import seeded_rng
+from crossmodal.dataset.demo.melody import seeded_rng
 
 RGB = tuple[int, int, int]
 Point = tuple[float, float]

@@ -1,6 +1,6 @@
 """The ensemble video: players' panels side by side, posed frame by frame, encoded with the mix.
 
-Frames are drawn with :func:`crossmodal.demo.figure.draw_panel` and piped as raw RGB into one
+Frames are drawn with :func:`crossmodal.dataset.demo.figure.draw_panel` and piped as raw RGB into one
 ffmpeg process (libx264, yuv420p, one thread, fixed settings, bit-exact flags) that also muxes
 the AuMix as AAC, so the same notes give the same decoded frames. A panel depends only on its
 player's pose, which is quantised, so each distinct pose is drawn once and reused.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.demo.figure import REST, Player, Pose, Room, draw_panel
-from crossmodal.demo.melody import pitch_position
+from crossmodal.dataset.demo.figure import REST, Player, Pose, Room, draw_panel
+from crossmodal.dataset.demo.melody import pitch_position
 
 #: A player keeps the playing pose through silences shorter than this (s): a breath or a bow
 #: change is not a rest.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.demo.melody import hz_to_midi
+from crossmodal.dataset.demo.melody import hz_to_midi
 
 #: URMP's sample rate (Hz); the demo renders and writes at this rate.
 SR = 48000

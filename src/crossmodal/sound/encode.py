@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal import training
-from crossmodal.audio.autoencoder import load_sound_autoencoder
-from crossmodal.audio.classifier import accuracy, load_audio_classifier, predict
-from crossmodal.audio.data import add_training_arguments, load_labelled, write_json_atomic
 from crossmodal.models.sound import ENCODING_DIM
-from crossmodal.store import save_array
+from crossmodal.sound.autoencoder import load_sound_autoencoder
+from crossmodal.sound.classifier import accuracy, load_audio_classifier, predict
+from crossmodal.sound.data import add_training_arguments, load_labelled
+from crossmodal.store import save_array, write_json
 
 log = logging.getLogger(__name__)
 
@@ -91,5 +91,5 @@ def run(args: argparse.Namespace) -> None:
             summary[f"{split}_mse"] = reconstruction_mse(model, store.features, rows, device)
         log.info("sound autoencoder: reconstruction MSE train %.4f, test %.4f", summary["train_mse"], summary["test_mse"])
     save_array(args.out, encodings)
-    write_json_atomic(Path(args.summary), summary)
+    write_json(Path(args.summary), summary)
     log.info("wrote %s %s", args.out, encodings.shape)

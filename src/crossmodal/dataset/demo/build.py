@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from crossmodal import urmp
-from crossmodal.demo import annotations, audio, melody, video
-from crossmodal.demo.figure import seeded_player, seeded_room
+from crossmodal.dataset.demo import annotations, audio, melody, video
+from crossmodal.dataset.demo.figure import seeded_player, seeded_room
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.demo.audio import GM_PROGRAM
-from crossmodal.demo.melody import hz_to_midi
+from crossmodal.dataset.demo.audio import GM_PROGRAM
+from crossmodal.dataset.demo.melody import hz_to_midi
 
 #: F0 hop (s) and the time of the first F0 frame (s), as in URMP's F0s files.
 F0_HOP_S = 0.01

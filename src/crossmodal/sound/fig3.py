@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.audio.data import read_windows
-from crossmodal.features import PAPER_NAMES
+from crossmodal.sound.data import read_windows
+from crossmodal.sound.features import PAPER_NAMES
 from crossmodal.store import atomic_output, load_window_audio, open_array
 
 log = logging.getLogger(__name__)

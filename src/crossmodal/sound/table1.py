@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crossmodal.audio.data import confusion_frame, write_csv_atomic
-from crossmodal.features import PAPER_NAMES, REPRESENTATIONS
+from crossmodal.sound.data import confusion_frame
+from crossmodal.sound.features import PAPER_NAMES, REPRESENTATIONS
+from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     results = read_results(args.results)
     table = table1(results)
-    write_csv_atomic(args.out, table)
-    write_csv_atomic(args.per_class, per_class_table(results))
+    write_csv(args.out, table)
+    write_csv(args.per_class, per_class_table(results))
     if args.confusion_dir:
         for key, matrix in summed_confusions(results).items():
-            write_csv_atomic(Path(args.confusion_dir) / key / "confusion.csv", confusion_frame(matrix), index=True)
+            write_csv(Path(args.confusion_dir) / key / "confusion.csv", confusion_frame(matrix), index=True)
     log.info("Table 1 (test accuracy %%):\n%s", table.to_string(index=False))

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from crossmodal import features
-from crossmodal.audio.data import none_or, read_windows, section_defaults
+from crossmodal.sound import features
+from crossmodal.sound.data import none_or, read_windows, section_defaults
 from crossmodal.store import create_array, load_window_audio
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr", type=int, default=section_defaults("dataset")["audio_sr"], help="sample rate of the window audio")
     for key, kind in _TYPES.items():
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=defaults[key],
-                            help=f"(default %(default)s)")
+                            help="(default %(default)s)")
     parser.add_argument("--chunk", type=int, default=defaults["chunk_windows"], help="windows per batch")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
 

@@ -17,8 +17,14 @@ from pathlib import Path
 import torch
 
 from crossmodal import training
-from crossmodal.audio.data import LabelledStore, add_training_arguments, load_labelled, row_statistics, section_defaults
 from crossmodal.models.sound import AUTOENCODER_FITS, SoundAutoencoder
+from crossmodal.sound.data import (
+    LabelledStore,
+    add_training_arguments,
+    load_labelled,
+    row_statistics,
+    section_defaults,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +41,12 @@ def train_autoencoder(
     standardise: str,
     device: torch.device,
     amp: bool = True,
+    inputs: tuple[str | Path, ...] = (),
 ) -> SoundAutoencoder:
-    """Trains (or resumes) the autoencoder in ``out_dir``; writes model.pt there."""
+    """Trains (or resumes) the autoencoder in ``out_dir``; writes model.pt there.
+
+    ``inputs`` (the manifest and the feature store) enter the run fingerprint.
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir)
     in_shape = tuple(int(s) for s in store.features.shape[1:])
@@ -48,9 +58,10 @@ def train_autoencoder(
     optimizers = {f"stack{k + 1}": torch.optim.Adam(model.stack_parameters(k), lr=learning_rate) for k in range(n_stacks)}
     settings = {"fit": fit, "channels": list(channels), "epochs_per_stack": epochs_per_stack, "batch_size": batch_size,
                 "learning_rate": learning_rate, "standardise": standardise}
-    signature = json.dumps({"in_shape": in_shape, "n_train": len(store.train), **settings})
+    # epochs_per_stack decides which stack each epoch trains, so it is part of the fingerprint.
+    fingerprint = training.run_fingerprint(settings, inputs, in_shape=in_shape, n_train=len(store.train), amp=amp)
     run = training.TrainingRun(out_dir, {"autoencoder": model}, optimizers, total_epochs=n_stacks * epochs_per_stack,
-                               seed=seed, device=device, amp=amp, signature=signature)
+                               seed=seed, device=device, amp=amp, fingerprint=fingerprint)
     for epoch in run.epochs():
         stack = epoch // epochs_per_stack
         model.train()
@@ -103,5 +114,6 @@ def run(args: argparse.Namespace) -> None:
     device = training.pick_device(args.device)
     store = load_labelled(args.windows, args.features)
     train_autoencoder(store, args.out_dir, args.seed, args.fit, tuple(args.channels), args.epochs_per_stack,
-                      args.batch_size, args.learning_rate, args.standardise, device, amp=bool(args.amp))
+                      args.batch_size, args.learning_rate, args.standardise, device, amp=bool(args.amp),
+                      inputs=(args.windows, args.features))
     log.info("wrote %s", Path(args.out_dir) / "model.pt")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ import pandas as pd
 
 from crossmodal import manifests
 from crossmodal.config import validate_config
-from crossmodal.store import atomic_output, open_array
+from crossmodal.store import open_array
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 
@@ -103,16 +102,3 @@ def confusion_frame(matrix: np.ndarray) -> pd.DataFrame:
     names = list(INSTRUMENT_NAMES[: len(matrix)])
     frame = pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=names)
     return frame
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_csv_atomic(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False) -> None:
-    write_text_atomic(path, frame.to_csv(index=index, lineterminator="\n"))
-
-
-def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")

@@ -1,106 +1,54 @@
-"""Adversarial training of the cross-modal GANs (Sec. 3.2): losses, wrong-pair samplers, the loop.
+"""Train one cross-modal GAN (Sec. 3.2, 5.1): S2I-C, S2I-N, S2I-A, a pose S2I, or I2S.
 
-Scores are Sr (a true pair from the training set), Sf (generated data with its condition) and
-Sw (a wrong pair: other data with the true condition). The generator maximises log Sf (Eq. 3);
-the discriminator maximises log Sr + (log(1 - Sw) + log(1 - Sf)) / 2 (Eq. 4), or
-log Sr + log(1 - Sf) when a model has no wrong pairs (S2I-N). The kind of wrong pair decides
-the task (Eq. 5-7): another instrument's data (instrument-oriented S2I, I2S) or another item of
-the same instrument (pose-oriented S2I).
+The loop is on one page (:class:`GANTrainer`, as pytorch/examples' dcgan), over the objective of
+:mod:`crossmodal.gan.objective`. It keeps every training pair in memory (on the GPU when training
+there), gathers a batch by indexing, and draws noise and wrong pairs from generators seeded by
+(seed, epoch), so a job killed and resumed ends with the same weights as one that ran through.
 
-The loop keeps every training pair in memory (on the GPU when training there), gathers a
-batch by indexing, and draws noise and wrong pairs from generators seeded by (seed, epoch), so
-a job killed and resumed ends with the same weights as one that ran through.
+The model is chosen by its inputs and flags: ``--kind s2i`` generates images from a sound
+encoding (``--encodings`` sound_classifier.npy for S2I-C and S2I-N, sound_autoencoder.npy for
+S2I-A), ``--kind i2s`` generates LMS from the image encoding (``--encodings``
+image_classifier.npy, ``--lms`` the LMS store). ``--wrong`` picks the wrong pairs:
+other_instrument (Eq. 5, 7), same_instrument (Eq. 6, pose) or none (S2I-N); ``--instrument``
+keeps one instrument's pairs (pose S2I). Only train-split pairs are used.
+
+Writes ``--out`` (both networks and their sizes; load with crossmodal.models.gan.load_gan)
+and, in its folder, metrics.csv, checkpoint.pt (resume), checkpoints/epoch_XXXX.pt and
+samples/epoch_XXXX.png every --keep-every epochs.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
-from crossmodal.models.gan import I2SGenerator, build_gan
+from crossmodal.gan.objective import (
+    WRONG_PAIRS,
+    WrongPairSampler,
+    discriminator_loss,
+    generator_loss,
+)
+from crossmodal.models.gan import (
+    I2S_SHAPE,
+    RESIZE_MODES,
+    build_gan,
+    normalize_lms,
+    resize_lms,
+)
 from crossmodal.models.image import images_to_tensor
 from crossmodal.store import atomic_output
+from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
-
-#: How wrong pairs are drawn: Eq. 5 and 7 (another instrument), Eq. 6 (same instrument, another
-#: item), or none (S2I-N).
-WRONG_PAIRS = ("other_instrument", "same_instrument", "none")
-
-
-# ------------------------------------------------------------------ losses (Eq. 3, 4)
-def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Eq. 3 as a loss to minimise: -mean log Sf, with Sf = sigmoid(logit)."""
-    return F.softplus(-fake_logits.float()).mean()  # -log sigmoid(x) = softplus(-x)
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                       wrong_logits: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. 4 as a loss: -mean [log Sr + (log(1 - Sw) + log(1 - Sf)) / 2].
-
-    Without ``wrong_logits`` (S2I-N): -mean [log Sr + log(1 - Sf)].
-    """
-    real = F.softplus(-real_logits.float()).mean()   # -log Sr
-    fake = F.softplus(fake_logits.float()).mean()    # -log(1 - Sf) = softplus(x)
-    if wrong_logits is None:
-        return real + fake
-    wrong = F.softplus(wrong_logits.float()).mean()  # -log(1 - Sw)
-    return real + (wrong + fake) / 2
-
-
-# ------------------------------------------------------------------ wrong pairs (Eq. 5, 6, 7)
-class WrongPairSampler:
-    """omega(.): draws, uniformly, the index of a wrong partner for each item of a batch.
-
-    ``labels``: int [N], the instrument of each training item. ``mode``:
-    ``"other_instrument"`` draws from every item of another instrument (I_{-i} in Eq. 5, A_{-i}
-    in Eq. 7); ``"same_instrument"`` from the other items of the same instrument (I_{-j,i},
-    Eq. 6). Items are grouped by label once; each draw is O(1).
-    """
-
-    def __init__(self, labels: np.ndarray, mode: str) -> None:
-        if mode not in WRONG_PAIRS or mode == "none":
-            raise ValueError(f"wrong-pair mode must be other_instrument or same_instrument, got {mode!r}")
-        labels = np.asarray(labels)
-        self.mode = mode
-        self.order = np.argsort(labels, kind="stable")       # items grouped by label
-        self.rank = np.empty(len(labels), dtype=np.int64)    # position of item in ``order``
-        self.rank[self.order] = np.arange(len(labels))
-        classes, starts, counts = np.unique(labels[self.order], return_index=True, return_counts=True)
-        self.start = np.zeros(len(labels), dtype=np.int64)   # per item: where its label's group starts
-        self.count = np.zeros(len(labels), dtype=np.int64)   # per item: the group's size
-        for c, s, n in zip(classes, starts, counts):
-            self.start[labels == c] = s
-            self.count[labels == c] = n
-        if mode == "other_instrument" and len(classes) < 2:
-            raise ValueError("wrong pairs of another instrument need at least two instruments in the training set")
-        if mode == "same_instrument" and (counts < 2).any():
-            lonely = classes[counts < 2].tolist()
-            raise ValueError(f"wrong pairs of the same instrument need two items per instrument; labels {lonely} have one")
-        self.n = len(labels)
-
-    def __call__(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Wrong partners (int64 indices into the training set) for the items ``idx``."""
-        idx = np.asarray(idx)
-        start, count = self.start[idx], self.count[idx]
-        if self.mode == "other_instrument":
-            # Uniform over the N - n_c positions outside the item's group, skipping the group.
-            r = (rng.random(len(idx)) * (self.n - count)).astype(np.int64)
-            position = np.where(r < start, r, r + count)
-        else:
-            # Uniform over the n_c - 1 other members of the item's group, skipping the item.
-            r = (rng.random(len(idx)) * (count - 1)).astype(np.int64)
-            own = self.rank[idx] - start
-            position = start + np.where(r < own, r, r + 1)
-        return self.order[position]
 
 
 # ------------------------------------------------------------------ settings
@@ -173,53 +121,6 @@ class GANData:
             raise ValueError("GAN data: no training pairs")
 
 
-# ------------------------------------------------------------------ run folders
-RUN_FILE = "run.json"
-
-
-def input_stamp(*paths: str | os.PathLike | None) -> dict[str, list[int]]:
-    """{path: [size, mtime_ns]} of the input files: what changes when an upstream rule reruns."""
-    stamp = {}
-    for path in paths:
-        if path is not None:
-            st = Path(path).stat()
-            stamp[str(path)] = [st.st_size, st.st_mtime_ns]
-    return stamp
-
-
-def reset_if_changed(out_dir: str | os.PathLike, fingerprint: dict[str, Any]) -> bool:
-    """Clears a run folder whose resume state came from other settings or inputs; True if it did.
-
-    A job killed and rerun unchanged resumes from ``checkpoint.pt``; a job rerun because a
-    setting or an input changed must start over, not continue the old weights. The
-    ``fingerprint`` (settings and input stamps, JSON types) is kept in ``run.json``; when it
-    differs, checkpoint.pt, metrics.csv, checkpoints/ and samples/ are removed.
-    """
-    import json
-    import shutil
-
-    out_dir = Path(out_dir)
-    run_file = out_dir / RUN_FILE
-    wanted = json.loads(json.dumps(fingerprint))  # tuples -> lists, as read back
-    try:
-        previous = json.loads(run_file.read_text())
-    except (OSError, ValueError):
-        previous = None
-    changed = previous != wanted
-    if changed:
-        stale = [out_dir / "checkpoint.pt", out_dir / "metrics.csv", out_dir / "checkpoints", out_dir / "samples"]
-        if any(p.exists() for p in stale):
-            log.info("%s: settings or inputs changed since its checkpoint; starting over", out_dir)
-        for path in stale:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-        with atomic_output(run_file) as tmp:
-            tmp.write_text(json.dumps(wanted, indent=1, sort_keys=True) + "\n")
-    return changed
-
-
 # ------------------------------------------------------------------ the loop
 def _noise(n: int, z_dim: int, seed: int, epoch: int, batch: int, device: torch.device) -> torch.Tensor:
     gen = torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 1_000_003 + batch) % 2**63)
@@ -250,8 +151,9 @@ class GANTrainer:
     epochs (and after the last).
     """
 
-    def __init__(self, out_dir: str | os.PathLike, data: GANData, settings: GANSettings, device: torch.device) -> None:
-        from crossmodal.training import TrainingRun, seed_everything
+    def __init__(self, out_dir: str | os.PathLike, data: GANData, settings: GANSettings, device: torch.device,
+                 inputs: tuple[str | os.PathLike | None, ...] = (), instrument: str | None = None) -> None:
+        from crossmodal.training import TrainingRun, run_fingerprint, seed_everything
 
         self.out_dir = Path(out_dir)
         self.data = data
@@ -272,6 +174,7 @@ class GANTrainer:
         self.run = TrainingRun(
             self.out_dir, {"generator": self.generator, "discriminator": self.discriminator}, optimizers,
             total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp, keep_every=s.keep_every,
+            fingerprint=run_fingerprint(asdict(s), inputs, instrument=instrument, n_pairs=len(data.labels)),
         )
         self.device = self.run.device
         # Every pair stays in memory on the training device; a batch is one gather.
@@ -395,29 +298,84 @@ def write_grid(output: torch.Tensor, shape: tuple[int, int], path: Path, kind: s
         image.save(tmp, format="PNG")
 
 
-def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
-             device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module, dict[str, Any]]:
-    """(generator, discriminator, extra) from a train-gan model file, in eval mode.
-
-    ``weights``: optionally a kept checkpoint (``checkpoints/epoch_XXXX.pt``) whose weights
-    replace the final ones (Fig. 9 evaluates every kept epoch); the sizes come from ``path``.
-    """
-    from crossmodal.training import CheckpointError, load_models
-
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        raise CheckpointError(f"{path}: cannot read GAN model file: {err}") from err
-    extra = payload.get("extra", {})
-    if "kind" not in extra or "kwargs" not in extra:
-        raise CheckpointError(f"{path}: is not a train-gan model file (no kind/kwargs in 'extra')")
-    generator, discriminator = build_gan(extra["kind"], extra["kwargs"]["generator"], extra["kwargs"]["discriminator"])
-    load_models(weights or path, {"generator": generator, "discriminator": discriminator})
-    return generator.to(device).eval(), discriminator.to(device).eval(), extra
+# ------------------------------------------------------------------ the step
+_CHOICES = {"kind": ("s2i", "i2s"), "wrong": WRONG_PAIRS, "resize": RESIZE_MODES}
 
 
-__all__ = [
-    "WRONG_PAIRS", "GANData", "GANSettings", "GANTrainer", "I2SGenerator", "WrongPairSampler",
-    "discriminator_loss", "generator_loss", "load_gan", "sample_grid_items", "write_grid",
-]
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
+    parser.add_argument("--encodings", required=True, help="the condition: float32 [N, 128] .npy, row = window_id")
+    parser.add_argument("--lms", help="I2S: the LMS store float32 [N, 128, 44] .npy, row = window_id")
+    parser.add_argument("--instrument", choices=INSTRUMENT_NAMES, help="train on this instrument's pairs only (pose S2I)")
+    parser.add_argument("--out", required=True, help="output: the trained model (.pt); its folder gets the rest")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    # One flag per GANSettings field, with its default.
+    for f in dataclasses.fields(GANSettings):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, type=int, choices=[0, 1], default=int(f.default), help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            parser.add_argument(flag, type=kind, default=f.default, choices=_CHOICES.get(f.name), help=f.metadata["help"])
+
+
+def load_pairs(windows, encodings_path: str, kind: str, lms_path: str | None = None,
+               instrument: str | None = None, resize: str = "interpolate") -> GANData:
+    """The train-split pairs of ``windows`` (one instrument's with ``instrument``) as GANData."""
+    from crossmodal import store
+    from crossmodal.training import gather
+
+    if not (windows["window_id"].to_numpy() == np.arange(len(windows))).all():
+        raise ValueError("windows manifest: window_id must equal the row number")
+    keep = (windows["split"] == "train").to_numpy().copy()
+    if instrument is not None:
+        keep &= (windows["instrument"] == instrument).to_numpy()
+    train = windows[keep]
+    if len(train) < 2:
+        what = f"{instrument} windows" if instrument else "windows"
+        raise ValueError(f"only {len(train)} train {what}: a GAN needs at least two pairs")
+    ids = train["window_id"].to_numpy()
+    encodings = store.open_array(encodings_path, rows=len(windows))
+    if encodings.ndim != 2:
+        raise ValueError(f"{encodings_path}: expected encodings [N, D], found shape {encodings.shape}")
+    condition = gather(encodings, ids, "cpu").numpy()
+    labels = train["label"].to_numpy().astype(np.int64)
+    extra = {"instrument": instrument, "n_pairs": int(len(train))}
+    if kind == "s2i":
+        frames = store.load_frames(train)
+        if frames.shape[1:3] != (64, 64):
+            raise ValueError(f"S2I generates 64x64 images; the frames are {frames.shape[1:3]} (set dataset.image_size: 64)")
+        return GANData(condition, frames, labels, extra=extra)
+    if lms_path is None:
+        raise ValueError("I2S needs --lms, the LMS store")
+    lms = store.open_array(lms_path, rows=len(windows))
+    if lms.ndim != 3 or lms.shape[1] != I2S_SHAPE[0]:
+        raise ValueError(f"{lms_path}: expected LMS [N, {I2S_SHAPE[0]}, T], found shape {lms.shape}")
+    target = resize_lms(gather(lms, ids, "cpu").numpy(), I2S_SHAPE[1], resize)
+    low, high = float(target.min()), float(target.max())
+    if not high > low:
+        raise ValueError(f"{lms_path}: the train LMS are constant ({low}); nothing to learn")
+    target = normalize_lms(target, low, high).astype(np.float32)[:, None]
+    return GANData(condition, target, labels, lms_range=(low, high), extra={**extra, "lms_frames": int(lms.shape[2])})
+
+
+def run(args: argparse.Namespace) -> None:
+    from crossmodal import manifests
+    from crossmodal.training import pick_device, set_threads
+
+    started = time.perf_counter()
+    set_threads(args.threads)
+    settings = GANSettings(**{f.name: bool(getattr(args, f.name)) if f.type in ("bool", bool) else getattr(args, f.name)
+                              for f in dataclasses.fields(GANSettings)})
+    windows = manifests.read(args.windows, "windows")
+    data = load_pairs(windows, args.encodings, settings.kind, args.lms, args.instrument, settings.resize)
+    device = pick_device(args.device)
+    out = Path(args.out)
+    log.info("%s: %s GAN, wrong pairs %s, %d train pairs, %d epochs on %s", out.parent.name, settings.kind,
+             settings.wrong, len(data.labels), settings.epochs, device)
+    trainer = GANTrainer(out.parent, data, settings, device, inputs=(args.windows, args.encodings, args.lms),
+                         instrument=args.instrument)
+    trainer.train()
+    trainer.save_final(out)
+    log.info("train-gan %s done in %.1f s", out.parent.name, time.perf_counter() - started)

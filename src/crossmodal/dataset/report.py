@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from crossmodal import manifests, urmp
+from crossmodal.store import atomic_output, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +47,8 @@ def example_windows(windows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _atomic_path(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
 def write_table2(table: pd.DataFrame, path: Path) -> None:
-    tmp = _atomic_path(path)
-    try:
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_csv(path, table)
 
 
 def plot_fig6(examples: pd.DataFrame, path: Path) -> None:
@@ -83,13 +70,11 @@ def plot_fig6(examples: pd.DataFrame, path: Path) -> None:
         ax.set_title(row["instrument"].replace("_", " "), fontsize=9)
     fig.suptitle("Sub-URMP examples (Fig. 6)", fontsize=10)
     fig.tight_layout()
-    tmp = _atomic_path(path)
     try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

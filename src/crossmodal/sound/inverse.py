@@ -7,7 +7,7 @@ iterate phase estimates. This is librosa.feature.inverse.mel_to_audio split in i
 so that Griffin-Lim's random initial phase comes from a seed instead of the global RNG.
 
 The LMS parameters must be those of the features stage that made the training LMS
-(crossmodal.features: LMS = librosa.power_to_db of the mel power spectrum, with its ref, htk
+(crossmodal.sound.features: LMS = librosa.power_to_db of the mel power spectrum, with its ref, htk
 and mel norm); :func:`feature_kwargs` takes them from a ``features.FeatureParams``. The
 features' top_db clipping cannot be undone: clipped bins come back at the floor, which is
 quiet enough (80 dB below the window's peak) not to matter for listening.
@@ -21,7 +21,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from crossmodal.evaluation.outputs import atomic_path
+from crossmodal.store import atomic_output
 
 #: How the features stage takes the log of the mel spectrogram: "db" = 10 log10(power mel)
 #: / 20 log10(amplitude mel) as librosa's power_to_db / amplitude_to_db, "ln" = natural log
@@ -114,5 +114,5 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int) -> None:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise ValueError(f"{path}: expected mono audio [samples], got shape {audio.shape}")
-    with atomic_path(path) as tmp:
+    with atomic_output(path) as tmp:
         soundfile.write(tmp, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
