@@ -259,6 +259,9 @@ class TrainingRun:
         seed_everything(self.seed)
         self.start_epoch = 0
         self._epoch_started = time.perf_counter()
+        # One line per training job says where it ran (benchmarks/gpu_check.sh reads it).
+        log.info("training %s on %s (mixed precision: %s)", self.out_dir, self.device,
+                 str(self.amp_dtype).removeprefix("torch.") if self.amp else "off")
         self._start_afresh_if_changed()
         if self.checkpoint_path.exists():
             self._resume()
