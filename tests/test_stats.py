@@ -1,0 +1,77 @@
+"""Bootstrap over tracks: intervals on cases whose answer is known, Spearman, the summary."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossmodal.evaluation import stats
+
+
+def _tracks(n_tracks: int, per_track: int, seed: int = 0):
+    """Each track's windows share one value (as a player's windows do): [n] values and groups."""
+    rng = np.random.default_rng(seed)
+    track_values = rng.normal(5.0, 2.0, n_tracks)
+    return np.repeat(track_values, per_track), np.repeat(np.arange(n_tracks), per_track), track_values
+
+
+def test_interval_of_a_mean_matches_the_normal_theory_interval_over_tracks():
+    values, groups, track_values = _tracks(400, 6)
+    low, high = stats.bootstrap_ci(np.mean, groups, values, n_boot=2000)
+    half = 1.96 * track_values.std(ddof=1) / np.sqrt(len(track_values))
+    assert (low + high) / 2 == pytest.approx(values.mean(), abs=0.15 * half)
+    assert (high - low) / 2 == pytest.approx(half, rel=0.12)
+
+
+def test_copies_of_a_tracks_windows_do_not_narrow_the_interval():
+    """Ten windows per track carry no more information than one: resampling tracks knows it."""
+    one, groups_one, _ = _tracks(60, 1, seed=3)
+    ten, groups_ten, _ = _tracks(60, 10, seed=3)
+    width_one = np.subtract(*stats.bootstrap_ci(np.mean, groups_one, one, n_boot=1000)[::-1])
+    width_ten = np.subtract(*stats.bootstrap_ci(np.mean, groups_ten, ten, n_boot=1000)[::-1])
+    assert width_ten == pytest.approx(width_one, rel=0.1)
+
+
+def test_accuracy_interval_agrees_with_the_generic_bootstrap_and_with_theory():
+    rng = np.random.default_rng(1)
+    track_acc = rng.uniform(0.2, 0.9, 300)
+    correct = np.concatenate([rng.random(20) < a for a in track_acc])
+    groups = np.repeat(np.arange(300), 20)
+    fast = stats.accuracy_ci(correct, groups, n_boot=2000)
+    slow = stats.bootstrap_ci(np.mean, groups, correct, n_boot=2000)
+    assert fast == pytest.approx(slow, abs=0.006)
+    per_track = correct.reshape(300, 20).mean(1)
+    half = 1.96 * per_track.std(ddof=1) / np.sqrt(300)
+    assert (fast[1] - fast[0]) / 2 == pytest.approx(half, rel=0.12)
+    assert fast[0] < correct.mean() < fast[1]
+
+
+def test_identical_tracks_give_a_point_interval_and_one_track_gives_none():
+    assert stats.accuracy_ci(np.ones(30, bool), np.repeat(np.arange(3), 10)) == (1.0, 1.0)
+    assert np.isnan(stats.accuracy_ci(np.ones(5, bool), np.zeros(5, int))).all()
+    assert np.isnan(stats.bootstrap_ci(np.mean, np.zeros(4, int), np.arange(4.0))).all()
+
+
+def test_intervals_are_reproducible_for_a_seed():
+    values, groups, _ = _tracks(30, 4)
+    assert stats.bootstrap_ci(np.mean, groups, values, seed=7) == stats.bootstrap_ci(np.mean, groups, values, seed=7)
+
+
+def test_mismatched_lengths_are_refused():
+    with pytest.raises(ValueError, match="3 samples for 4 group labels"):
+        stats.bootstrap_ci(np.mean, np.arange(4), np.arange(3.0))
+    with pytest.raises(ValueError, match="level"):
+        stats.bootstrap_ci(np.mean, np.arange(4), np.arange(4.0), level=95)
+
+
+def test_spearman_is_rank_correlation_and_zero_for_a_constant_side():
+    x = np.arange(10.0)
+    assert stats.spearman(x, x ** 3) == pytest.approx(1.0)
+    assert stats.spearman(x, -x) == pytest.approx(-1.0)
+    assert stats.spearman(x, np.full(10, 2.0)) == 0.0
+    assert np.isnan(stats.spearman(x[:2], x[:2]))
+
+
+def test_instrument_summary_counts_instruments_above_chance_and_names_the_worst():
+    per_instrument = pd.Series({"violin": 0.9, "viola": 0.05, "cello": 0.5, "tuba": np.nan})
+    summary = stats.instrument_summary(per_instrument, chance=1 / 13)
+    assert summary == {"instruments": 3, "above_chance": 2, "worst_instrument": "viola", "worst_accuracy": 0.05}
