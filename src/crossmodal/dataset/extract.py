@@ -1,22 +1,26 @@
-"""Extract one player's frames, audio and 0.5 s windows from a URMP piece (the paper's Sec. 4).
+"""Extract every player's frames, audio and 0.5 s windows from a URMP piece (the paper's Sec. 4).
 
 Window k starts at t = k * stride and lasts ``window`` seconds. Its image is the FIRST video
-frame presented at or after t ("the first frame of each video chunk"), cropped to the player's
-panel and scaled to S x S; its sound is [t, t + window) of the player's separated track
-(AuSep), downmixed to mono and resampled to ``sr``.
+frame presented at or after t ("the first frame of each video chunk"), cut to the player's
+panel (equal widths in part order, or the piece's ``data.panels`` override) and fitted to
+S x S (``dataset.panel_fit``: stretch, pad or crop); its sound is [t, t + window) of the
+player's separated track (AuSep), downmixed to mono and resampled to ``sr``.
 
-The video is decoded once: ffmpeg crops the panel, drops frames no window can start with (a
-``select`` with slack, so that only about one frame per stride is scaled), scales and pipes rgb24
+The piece's video is decoded ONCE for all its players: ffmpeg drops frames no window can start
+with (a ``select`` with slack, so that only about one frame per stride is scaled), scales the
+whole frame down just enough to keep every panel OVERSAMPLE x S pixels wide, and pipes rgb24
 frames, while two ``showinfo`` filters print every decoded frame's index and presentation
 timestamp, and those of the piped ones, on stderr (read by a second thread, so neither pipe
 can fill up and stall ffmpeg). The exact choice is made here on those real timestamps, not by
-frame counting, and only the chosen frames are kept. Decoding stops after the last window's
-frame. All time arithmetic is in integers (milliseconds, samples, stream time-base ticks), so
-0.1 s steps never drift.
+frame counting, and each chosen frame is cut into panels and fitted in numpy. Decoding stops
+after the last window's frame. All time arithmetic is in integers (milliseconds, samples,
+stream time-base ticks), so 0.1 s steps never drift.
 
-Outputs in --out-dir, written atomically, all three or none:
+Outputs per track in its own folder, written atomically, all three or none:
 frames.npy (uint8 [n_windows, S, S, 3], row k = window k's image), audio.npy (float32
-[n_samples], the whole track at sr) and windows.parquet (the track_windows manifest).
+[n_samples], the whole track at sr) and windows.parquet (the track_windows manifest). A failed
+run removes every listed track's outputs; ``--summary`` (the piece's boxes and window counts)
+is written last.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import collections
 import concurrent.futures
 import importlib
+import json
 import logging
 import math
 import queue
@@ -40,7 +45,8 @@ import ffmpeg
 import numpy as np
 
 from crossmodal import media
-from crossmodal.store import atomic_outputs
+from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_square, panel_boxes
+from crossmodal.store import atomic_outputs, write_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,7 +213,7 @@ def load_audio(path: Path, sr: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Video: one ffmpeg pass, frames on stdout, timestamps on stderr
+# Video: one ffmpeg pass per piece, frames on stdout, timestamps on stderr
 
 _FRAME_LINE = re.compile(r"\[(decoded|kept) @ [^\]]*\] n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:")
 _TIME_BASE_LINE = re.compile(r"\[kept @ [^\]]*\] config in time_base:\s*(\d+)/(\d+)")
@@ -215,12 +221,16 @@ _TIME_BASE_LINE = re.compile(r"\[kept @ [^\]]*\] config in time_base:\s*(\d+)/(\
 PIPE_BYTES = 1 << 20
 #: Slack (s) of ffmpeg's frame preselection, far above the rounding of its float timestamps.
 SELECT_SLACK_S = 1e-6
+#: ffmpeg scales the whole frame down until a panel's narrower side keeps this many times the
+#: image side (or to no less than the video's own size); the panels are then cut and fitted
+#: from that frame in numpy, so every panel, box and fit comes from the one decode.
+OVERSAMPLE = 2
 
 
 def panel_crop(width: int, height: int, panel: int, panels: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) of 1-based ``panel`` of ``panels`` equal-width panels side by side."""
     check_panel(panel, panels)
-    x0, x1 = (panel - 1) * width // panels, panel * width // panels
+    x0, x1 = equal_boxes(width, panels)[panel - 1]
     if x1 - x0 < 2:
         raise ValueError(f"a {width} px wide video cannot hold {panels} panels")
     return x0, 0, x1 - x0, height
@@ -229,6 +239,26 @@ def panel_crop(width: int, height: int, panel: int, panels: int) -> tuple[int, i
 def check_panel(panel: int, panels: int) -> None:
     if not 1 <= panel <= panels:
         raise ValueError(f"panel {panel} is not between 1 and the number of panels ({panels})")
+
+
+def decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int) -> tuple[int, int]:
+    """(w, h) the whole frame is scaled to by ffmpeg before the panels are cut from it.
+
+    One factor for both axes (so a panel keeps its aspect until its fit), the smallest that
+    leaves the narrowest panel and the height OVERSAMPLE x ``image_size`` pixels, never above 1.
+    """
+    narrowest = min(min(right - left for left, right in boxes), height)
+    factor = min(1.0, OVERSAMPLE * image_size / narrowest)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def scale_boxes(boxes: list[tuple[int, int]], width: int, decoded_width: int) -> list[tuple[int, int]]:
+    """Panel edges in the decoded frame's pixels (rounded; each at least 1 px wide)."""
+    out = []
+    for left, right in boxes:
+        lo = min(round(left * decoded_width / width), decoded_width - 1)
+        out.append((lo, max(lo + 1, round(right * decoded_width / width))))
+    return out
 
 
 def preselect_expr(stride_ms: int) -> str:
@@ -270,30 +300,25 @@ def _stderr_reader(stream, events: queue.Queue, tail: collections.deque, counts:
         events.put(None)
 
 
-class PanelDecoder:
-    """One ffmpeg process decoding a video: one panel, scaled, as rgb24 frames with timestamps.
+class FrameDecoder:
+    """One ffmpeg process decoding a video: whole frames, scaled to ``size``, as rgb24 with timestamps.
 
-    It starts decoding at once, before the video is probed: the crop is written with ffmpeg's
-    own ``iw`` (input width), giving the same integer panel as :func:`panel_crop`. With
-    ``stride_ms``, ffmpeg drops frames no window can start with (preselect_expr) before
+    With ``stride_ms``, ffmpeg drops frames no window can start with (preselect_expr) before
     scaling, so only about one frame per stride is scaled and piped. Iterating yields
     ``(n, pts, time_base, frame bytes)`` per piped frame, in presentation order, n being the
     frame's index among all decoded frames.
     """
 
-    def __init__(self, video: Path, panel: int, panels: int, image_size: int, threads: int = 1,
+    def __init__(self, video: Path, size: tuple[int, int], scale: bool = True, threads: int = 1,
                  stride_ms: int | None = None):
-        check_panel(panel, panels)
-        self.video, self.frame_bytes = Path(video), image_size * image_size * 3
-        x0 = f"floor({panel - 1}*iw/{panels})"
-        stream = (
-            ffmpeg.input(str(video), threads=threads)
-            .video.crop(x0, 0, f"floor({panel}*iw/{panels})-{x0}", "ih")
-            .filter("showinfo@decoded", checksum=0)
-        )
+        self.video, self.size = Path(video), size
+        self.frame_bytes = size[0] * size[1] * 3
+        stream = ffmpeg.input(str(video), threads=threads).video.filter("showinfo@decoded", checksum=0)
         if stride_ms:
             stream = stream.filter("select", preselect_expr(stride_ms))
-        stream = stream.filter("scale", image_size, image_size, flags="area").filter("showinfo@kept", checksum=0)
+        if scale:
+            stream = stream.filter("scale", size[0], size[1], flags="area")
+        stream = stream.filter("showinfo@kept", checksum=0)
         cmd = (
             ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
             .global_args("-hide_banner", "-nostats", "-nostdin", "-loglevel", "info")
@@ -372,24 +397,27 @@ class PanelDecoder:
 
 @dataclass
 class DecodedFrames:
-    """The frames chosen for each window, with where they came from."""
+    """The frames chosen for each window, one image per panel, with where they came from."""
 
-    images: np.ndarray        # uint8 [n_windows, S, S, 3]
+    images: list[np.ndarray]  # per panel asked for: uint8 [n_windows, S, S, 3]
     frame_index: np.ndarray   # int64 [n_windows], -1 where no frame reached the window
     frame_time_s: np.ndarray  # float64 [n_windows]
     n_frames: int             # frames decoded (fewer when decoding stopped after the last window)
     last_time_s: float        # time of the last decoded frame
 
 
-def choose_panel_frames(decoder: PanelDecoder, start_ms: np.ndarray, image_size: int,
+def choose_panel_frames(decoder: FrameDecoder, start_ms: np.ndarray, image_size: int,
+                        boxes: list[tuple[int, int]], fit: str = "stretch",
                         expected_frames: int | None = None) -> DecodedFrames:
-    """Keeps, per window start, the first decoded frame at or after it; stops when all have one.
+    """Keeps, per window start, the first decoded frame at or after it, cut into ``boxes``
+    (columns of the decoded frame) and fitted to S x S; stops when every window has one.
 
     MediaError naming the video when ffmpeg fails, or delivers fewer than MIN_FRAME_SHARE of
     ``expected_frames`` (what the probed duration promises) and leaves windows without a frame.
     """
     size, n_windows = image_size, len(start_ms)
-    images = np.zeros((n_windows, size, size, 3), dtype=np.uint8)
+    width, height = decoder.size
+    images = [np.zeros((n_windows, size, size, 3), dtype=np.uint8) for _ in boxes]
     frame_index = np.full(n_windows, -1, dtype=np.int64)
     frame_time = np.full(n_windows, np.nan)
     chooser: FrameChooser | None = None
@@ -400,7 +428,9 @@ def choose_panel_frames(decoder: PanelDecoder, start_ms: np.ndarray, image_size:
                 chooser = FrameChooser(frame_thresholds(start_ms, time_base))
             chosen = chooser.windows_for(pts)
             if len(chosen):
-                images[chosen.start:chosen.stop] = np.frombuffer(buf, np.uint8).reshape(size, size, 3)
+                frame = np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                for panel_images, (left, right) in zip(images, boxes):
+                    panel_images[chosen.start:chosen.stop] = fit_square(frame[:, left:right], size, fit)
                 frame_index[chosen.start:chosen.stop] = n
                 frame_time[chosen.start:chosen.stop] = float(pts * time_base)
             if chooser.done:
@@ -428,80 +458,147 @@ def choose_panel_frames(decoder: PanelDecoder, start_ms: np.ndarray, image_size:
 # The step
 
 
-def extract_track(
-    track_id: str, video: Path, audio: Path, panel: int, panels: int, window_s: float,
-    stride_s: float, sr: int, image_size: int, threads: int = 1,
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(frames uint8 [n, S, S, 3], audio float32 [samples] at sr, track_windows table) of a track.
+@dataclass(frozen=True)
+class TrackSpec:
+    """One player of a piece: its track id, 1-based panel (= part) and separated audio."""
 
-    D = min(video duration, audio duration); windows k = 0 .. floor((D - window) / stride).
-    ffmpeg starts first; probing, the audio and Python's table imports run while it decodes.
+    track_id: str
+    part: int
+    audio: Path
+
+
+@dataclass
+class TrackResult:
+    """One track's outputs, and the panel box (pixels of the source video) it was cut from."""
+
+    track_id: str
+    frames: np.ndarray      # uint8 [n, S, S, 3]
+    audio: np.ndarray       # float32 [samples] at sr
+    windows: pd.DataFrame   # track_windows
+    box: tuple[int, int]
+
+
+def _check_tracks(tracks: list[TrackSpec], panels: int, video: Path) -> None:
+    if not tracks:
+        raise ValueError(f"{video}: no track to extract")
+    for spec in tracks:
+        check_panel(spec.part, panels)
+    ids = [t.track_id for t in tracks]
+    parts = [t.part for t in tracks]
+    if len(set(ids)) < len(ids) or len(set(parts)) < len(parts):
+        raise ValueError(f"{video}: tracks {ids} (parts {parts}) name a track or a part twice")
+
+
+def _probe_audio(audio: Path, sr: int, grid: WindowGrid, window_s: float) -> int:
+    """Samples of ``audio`` at ``sr`` (from its header); MediaError naming it if unusable."""
+    info = media.audio_info(audio)
+    if info["frames"] == 0:
+        raise media.MediaError(f"{audio}: the audio has 0 samples")
+    samples = resampled_length(info["frames"], info["sr"], sr)
+    if samples < grid.win_samples:
+        raise media.MediaError(
+            f"{audio}: the audio lasts {info['duration_s']:.3f} s, shorter than one window ({window_s} s)"
+        )
+    return samples
+
+
+def extract_piece(
+    video: Path, tracks: list[TrackSpec], panels: int, window_s: float, stride_s: float, sr: int,
+    image_size: int, fit: str = "stretch", boxes: list | None = None, piece: str = "", threads: int = 1,
+) -> list[TrackResult]:
+    """Every listed player's frames, audio and windows from ONE decode of the piece's video.
+
+    Per track, D = min(video duration, its audio's duration) and windows k = 0 ..
+    floor((D - window) / stride); its image is the first frame at or after k * stride, cut to
+    its panel (``boxes``, a data.panels override, else equal widths) and fitted by ``fit``.
+    The tracks' audio is read and resampled in threads while ffmpeg decodes.
     """
-    video, audio = Path(video), Path(audio)
+    video = Path(video)
     grid = WindowGrid(to_ms(window_s, "window"), to_ms(stride_s, "stride"), sr)
     if image_size < 1:
         raise ValueError(f"image size must be positive, got {image_size}")
-    check_panel(panel, panels)
+    if fit not in PANEL_FITS:
+        raise ValueError(f"panel fit {fit!r} is not one of {', '.join(PANEL_FITS)}")
+    _check_tracks(tracks, panels, video)
     if not video.is_file():
         raise media.MediaError(f"{video}: file does not exist")
-    decoder = PanelDecoder(video, panel, panels, image_size, threads, stride_ms=grid.stride_ms)
+    vinfo = media.video_info(video)
+    width, height = vinfo["width"], vinfo["height"]
+    all_boxes = panel_boxes(width, panels, boxes, piece=piece)
+    track_boxes = [all_boxes[t.part - 1] for t in tracks]
+    dsize = decode_size(width, height, track_boxes, image_size)
+    video_samples = duration_samples(vinfo["duration_s"], sr)
+    if video_samples < grid.win_samples:
+        raise media.MediaError(
+            f"{video}: the video lasts {vinfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
+        )
+    decoder = FrameDecoder(video, dsize, scale=dsize != (width, height), threads=threads,
+                           stride_ms=grid.stride_ms)
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pandas, pyarrow
-            vinfo = media.video_info(video)
-            ainfo = media.audio_info(audio)
-            if ainfo["frames"] == 0:
-                raise media.MediaError(f"{audio}: the audio has 0 samples")
-            panel_crop(vinfo["width"], vinfo["height"], panel, panels)  # refuses panels < 2 px
-            audio_job = pool.submit(load_audio, audio, sr)
-            video_samples = duration_samples(vinfo["duration_s"], sr)
-            audio_samples = resampled_length(ainfo["frames"], ainfo["sr"], sr)
-            if video_samples < grid.win_samples:
-                raise media.MediaError(
-                    f"{video}: the video lasts {vinfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
-                )
-            if audio_samples < grid.win_samples:
-                raise media.MediaError(
-                    f"{audio}: the audio lasts {ainfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
-                )
-            if audio_samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
-                log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the audio",
-                            audio, ainfo["duration_s"], video.name, vinfo["duration_s"])
-            n_windows = grid.count(min(video_samples, audio_samples))
-            start_ms = grid.start_ms(n_windows)
-            log.info("%s: panel %d/%d of %s (%dx%d, %.3f fps, %.3f s), audio %s (%d Hz, %d ch, %.3f s): "
-                     "%d windows", track_id, panel, panels, video, vinfo["width"], vinfo["height"], vinfo["fps"],
-                     vinfo["duration_s"], audio, ainfo["sr"], ainfo["channels"], ainfo["duration_s"], n_windows)
-            decoded = choose_panel_frames(decoder, start_ms, image_size, int(vinfo["duration_s"] * vinfo["fps"]))
-            y = audio_job.result()
+            audio_samples = [_probe_audio(t.audio, sr, grid, window_s) for t in tracks]
+            audio_jobs = [pool.submit(load_audio, t.audio, sr) for t in tracks]
+            counts = []
+            for spec, samples in zip(tracks, audio_samples):
+                if samples + sr / vinfo["fps"] < video_samples:  # shorter by more than a frame
+                    log.warning("%s: audio (%.3f s) is shorter than the video %s (%.3f s); windows end with the "
+                                "audio", spec.audio, samples / sr, video.name, vinfo["duration_s"])
+                counts.append(grid.count(min(video_samples, samples)))
+            start_ms = grid.start_ms(max(counts))
+            log.info("%s (%dx%d, %.3f fps, %.3f s), decoded at %dx%d, panel fit %s: %s", video, width, height,
+                     vinfo["fps"], vinfo["duration_s"], *dsize, fit,
+                     ", ".join(f"{t.track_id} panel {t.part}/{panels} x {b[0]}..{b[1]} ({n} windows)"
+                               for t, b, n in zip(tracks, track_boxes, counts)))
+            decoded = choose_panel_frames(decoder, start_ms, image_size, scale_boxes(track_boxes, width, dsize[0]),
+                                          fit, int(vinfo["duration_s"] * vinfo["fps"]))
+            audio = [job.result() for job in audio_jobs]
             tables.result()
     except BaseException:
         decoder.stop()  # idempotent; ffmpeg must not outlive a failure
         raise
+    results = []
+    for i, spec in enumerate(tracks):
+        n_windows = _windows_with_frames(video, vinfo, decoded, start_ms, counts[i])
+        results.append(TrackResult(spec.track_id, decoded.images[i][:n_windows], audio[i],
+                                   _track_windows(spec, grid, start_ms, decoded, n_windows, audio[i],
+                                                  audio_samples[i], sr),
+                                   track_boxes[i]))
+        log.info("%s: %d windows from %d decoded frames", spec.track_id, n_windows, decoded.n_frames)
+    return results
 
+
+def _windows_with_frames(video: Path, vinfo: dict, decoded: DecodedFrames, start_ms: np.ndarray,
+                         n_windows: int) -> int:
+    """``n_windows`` less trailing windows that no frame reached (MediaError if more than a tail)."""
+    missing = np.flatnonzero(decoded.frame_index[:n_windows] < 0)
+    if not len(missing):
+        return n_windows
+    gap_s = float(start_ms[n_windows - 1]) / 1000 - decoded.last_time_s
+    if gap_s > MAX_MISSING_TAIL_S or missing[0] != n_windows - len(missing):
+        raise media.MediaError(
+            f"{video}: no frame at or after t = {start_ms[missing[0]] / 1000:.3f} s; the video's "
+            f"frames end at {decoded.last_time_s:.3f} s though it is probed as {vinfo['duration_s']:.3f} s long"
+        )
+    log.warning("%s: the last frame is at %.3f s; dropping the last %d window(s) that have no frame",
+                video, decoded.last_time_s, len(missing))
+    if n_windows == len(missing):
+        raise media.MediaError(f"{video}: no window has a frame")
+    return n_windows - len(missing)
+
+
+def _track_windows(spec: TrackSpec, grid: WindowGrid, start_ms: np.ndarray, decoded: DecodedFrames,
+                   n_windows: int, y: np.ndarray, header_samples: int, sr: int) -> pd.DataFrame:
     import pandas as pd
 
-    missing = np.flatnonzero(decoded.frame_index < 0)
-    if len(missing):
-        gap_s = float(start_ms[-1]) / 1000 - decoded.last_time_s
-        if gap_s > MAX_MISSING_TAIL_S or missing[0] != n_windows - len(missing):
-            raise media.MediaError(
-                f"{video}: no frame at or after t = {start_ms[missing[0]] / 1000:.3f} s; the video's "
-                f"frames end at {decoded.last_time_s:.3f} s though it is probed as {vinfo['duration_s']:.3f} s long"
-            )
-        log.warning("%s: the last frame is at %.3f s; dropping the last %d window(s) that have no frame",
-                    video, decoded.last_time_s, len(missing))
-        n_windows -= len(missing)
-        if n_windows == 0:
-            raise media.MediaError(f"{video}: no window has a frame")
     starts = grid.start_samples(n_windows)
     if len(y) < starts[-1] + grid.win_samples:
         raise media.MediaError(
-            f"{audio}: decoded {len(y)} samples at {sr} Hz, fewer than its header promises "
-            f"({audio_samples}); the file is truncated"
+            f"{spec.audio}: decoded {len(y)} samples at {sr} Hz, fewer than its header promises "
+            f"({header_samples}); the file is truncated"
         )
-    windows = pd.DataFrame({
-        "track_id": track_id,
+    return pd.DataFrame({
+        "track_id": spec.track_id,
         "window_index": np.arange(n_windows, dtype=np.int32),
         "start_s": start_ms[:n_windows] / 1000,
         "frame_index": decoded.frame_index[:n_windows].astype(np.int32),
@@ -509,8 +606,18 @@ def extract_track(
         "audio_start": starts,
         "audio_stop": starts + grid.win_samples,
     })
-    log.info("%s: %d windows from %d decoded frames", track_id, n_windows, decoded.n_frames)
-    return decoded.images[:n_windows], y, windows
+
+
+def extract_track(
+    track_id: str, video: Path, audio: Path, panel: int, panels: int, window_s: float,
+    stride_s: float, sr: int, image_size: int, threads: int = 1, fit: str = "stretch",
+    boxes: list | None = None,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(frames uint8 [n, S, S, 3], audio float32 [samples] at sr, track_windows table) of one
+    track: :func:`extract_piece` with a single player."""
+    (result,) = extract_piece(video, [TrackSpec(track_id, panel, Path(audio))], panels, window_s, stride_s,
+                              sr, image_size, fit=fit, boxes=boxes, threads=threads)
+    return result.frames, result.audio, result.windows
 
 
 def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame) -> None:
@@ -529,27 +636,88 @@ def remove_outputs(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
+def piece_summary(results: list[TrackResult], tracks: list[TrackSpec], fit: str) -> pd.DataFrame:
+    """One row per extracted track: its panel, box (px), fit and window count."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "track_id": [r.track_id for r in results],
+        "part": [t.part for t in tracks],
+        "left_px": [r.box[0] for r in results],
+        "right_px": [r.box[1] for r in results],
+        "panel_fit": fit,
+        "n_windows": [len(r.windows) for r in results],
+    })
+
+
+def parse_box(text: str) -> list:
+    """``"0.1,0.4"`` -> [0.1, 0.4]; ``"10,400"`` -> [10, 400] (ints stay pixels, floats are fractions)."""
+    try:
+        values = [json.loads(v) for v in text.split(",")]
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"panel box {text!r} is not LEFT,RIGHT numbers") from err
+    if len(values) != 2 or not all(isinstance(v, (int, float)) for v in values):
+        raise argparse.ArgumentTypeError(f"panel box {text!r} is not LEFT,RIGHT numbers")
+    return values
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--track-id", required=True, help="the track, e.g. 15_Surprise_3_tbn")
     parser.add_argument("--video", required=True, type=Path, help="the piece's ensemble video")
-    parser.add_argument("--audio", required=True, type=Path, help="the player's AuSep WAV")
-    parser.add_argument("--panel", required=True, type=int, help="the player's 1-based panel (= part)")
     parser.add_argument("--panels", required=True, type=int, help="number of players side by side")
+    parser.add_argument("--track", nargs=3, action="append", default=[], metavar=("TRACK_ID", "PART", "AUDIO"),
+                        help="a player to extract (repeat for each): its track id, 1-based part (= panel) "
+                             "and AuSep WAV; outputs go to OUT_ROOT/TRACK_ID/")
+    parser.add_argument("--out-root", type=Path, help="folder holding one output folder per --track")
+    parser.add_argument("--track-id", help="one track by hand, e.g. 15_Surprise_3_tbn (with --panel, --audio, --out-dir)")
+    parser.add_argument("--audio", type=Path, help="the --track-id player's AuSep WAV")
+    parser.add_argument("--panel", type=int, help="the --track-id player's 1-based panel (= part)")
+    parser.add_argument("--out-dir", type=Path, help="folder for the --track-id track's three outputs")
+    parser.add_argument("--piece", default="", help="the piece's folder name, for messages")
+    parser.add_argument("--panel-fit", choices=PANEL_FITS, default="stretch",
+                        help="how a panel becomes a square image (default stretch)")
+    parser.add_argument("--boxes", nargs="+", type=parse_box, metavar="LEFT,RIGHT",
+                        help="panel edges, one LEFT,RIGHT per part: fractions of the width (0.25) or pixels (480)")
+    parser.add_argument("--summary", type=Path, help="CSV of the extracted tracks' boxes and window counts, "
+                                                     "written last (what marks the piece complete)")
     parser.add_argument("--window", type=float, default=0.5, help="window length, s (default 0.5)")
     parser.add_argument("--stride", type=float, default=0.1, help="window stride, s (default 0.1)")
     parser.add_argument("--sr", type=int, default=44100, help="audio sample rate, Hz (default 44100)")
     parser.add_argument("--image-size", type=int, default=64, help="image side, px (default 64)")
     parser.add_argument("--threads", type=int, default=1, help="ffmpeg decoding threads")
-    parser.add_argument("--out-dir", required=True, type=Path, help="folder for the three outputs")
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[TrackSpec, Path]]:
+    """(track, output folder) pairs from --track ... --out-root and/or --track-id ... --out-dir."""
+    jobs = []
+    if args.track and not args.out_root:
+        raise ValueError("--track needs --out-root")
+    for track_id, part, audio in args.track:
+        if not part.isdigit():
+            raise ValueError(f"--track {track_id}: part {part!r} is not a whole number")
+        jobs.append((TrackSpec(track_id, int(part), Path(audio)), args.out_root / track_id))
+    single = (args.track_id, args.audio, args.panel, args.out_dir)
+    if any(v is not None for v in single):
+        if any(v is None for v in single):
+            raise ValueError("--track-id needs --audio, --panel and --out-dir")
+        jobs.append((TrackSpec(args.track_id, args.panel, args.audio), args.out_dir))
+    if not jobs:
+        raise ValueError("name the players to extract: --track TRACK_ID PART AUDIO (with --out-root), "
+                         "or --track-id with --audio, --panel and --out-dir")
+    return jobs
 
 
 def run(args: argparse.Namespace) -> None:
+    jobs = _jobs(args)
+    tracks = [spec for spec, _ in jobs]
     try:
-        frames, audio, windows = extract_track(
-            args.track_id, args.video, args.audio, args.panel, args.panels, args.window,
-            args.stride, args.sr, args.image_size, args.threads,
-        )
-        write_outputs(args.out_dir, frames, audio, windows)
+        results = extract_piece(args.video, tracks, args.panels, args.window, args.stride, args.sr,
+                                args.image_size, fit=args.panel_fit, boxes=args.boxes, piece=args.piece,
+                                threads=args.threads)
+        for result, (_, out_dir) in zip(results, jobs):
+            write_outputs(out_dir, result.frames, result.audio, result.windows)
+        if args.summary:
+            write_csv(args.summary, piece_summary(results, tracks, args.panel_fit))
     except BaseException:
-        remove_outputs(args.out_dir)  # a failed run leaves no output a rerun would trust
+        for _, out_dir in jobs:  # a failed run leaves no output a rerun would trust
+            remove_outputs(out_dir)
         raise
