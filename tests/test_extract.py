@@ -323,3 +323,119 @@ def test_decoded_panel_columns_match_integer_panel_bounds_on_an_odd_width(tmp_pa
         x, _, w, _ = extract.panel_crop(150, 32, panel, 4)
         images, _, _ = run_extract(video, audio, panel=panel, panels=4, image_size=w)
         assert images[0, 5, :, 0].tolist() == list(range(x, x + w)), panel
+
+
+# --- one decode per piece ------------------------------------------------------------------------
+
+#: A 160 px wide frame whose three players sit in UNEQUAL panels [0, 40), [40, 100), [100, 160),
+#: each a solid colour, so a pixel says which panel it was cut from.
+UNEQUAL_EDGES = [(0, 40), (40, 100), (100, 160)]
+UNEQUAL_COLOURS = np.array([[220, 0, 0], [0, 220, 0], [0, 0, 220]], np.uint8)
+
+
+@pytest.fixture(scope="module")
+def unequal_piece(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("unequal")
+    frames = np.zeros((45, 48, 160, 3), np.uint8)
+    for (left, right), colour in zip(UNEQUAL_EDGES, UNEQUAL_COLOURS):
+        frames[:, :, left:right] = colour
+    video = write_video(tmp / "v.mp4", frames)
+    audio = [write_audio(tmp / f"a{p}.wav", seconds) for p, seconds in ((1, 1.5), (2, 1.0), (3, 1.5))]
+    tracks = [extract.TrackSpec(f"01_Test_{p}_vn", p, audio[p - 1]) for p in (1, 2, 3)]
+    return video, tracks
+
+
+def piece(video, tracks, **kw):
+    args = dict(panels=3, window_s=0.5, stride_s=0.1, sr=44100, image_size=16) | kw
+    return extract.extract_piece(video, tracks, **args)
+
+
+def test_a_piece_is_decoded_once_for_all_its_players(unequal_piece, monkeypatch):
+    video, tracks = unequal_piece
+    started = []
+    real = extract.FrameDecoder.__init__
+
+    def counting(self, *a, **kw):
+        started.append(a)
+        real(self, *a, **kw)
+
+    monkeypatch.setattr(extract.FrameDecoder, "__init__", counting)
+    results = piece(video, tracks)
+    assert len(started) == 1
+    assert [r.track_id for r in results] == [t.track_id for t in tracks]
+    # Each track keeps its own audio length: 1.5 s -> 11 windows, 1.0 s -> 6.
+    assert [len(r.windows) for r in results] == [11, 6, 11]
+    assert [len(r.frames) for r in results] == [11, 6, 11]
+    # Same frame choice for every player of the piece.
+    assert results[1].windows["frame_index"].tolist() == results[0].windows["frame_index"].tolist()[:6]
+
+
+def test_piece_gives_each_player_what_a_single_track_run_gives(unequal_piece):
+    video, tracks = unequal_piece
+    results = piece(video, tracks)
+    for spec, result in zip(tracks, results):
+        frames, y, windows = run_extract(video, spec.audio, panel=spec.part, panels=3)
+        assert np.array_equal(frames, result.frames), spec.track_id
+        assert np.array_equal(y, result.audio)
+        pd.testing.assert_frame_equal(windows.assign(track_id=spec.track_id), result.windows)
+
+
+def test_data_panels_override_moves_the_crop(unequal_piece):
+    video, tracks = unequal_piece
+    equal = piece(video, tracks)  # equal thirds: [0, 53), [53, 106), [106, 160) straddle the colours
+    assert np.abs(equal[0].frames.astype(int) - UNEQUAL_COLOURS[0]).max() > 50
+    fractions = [[left / 160, right / 160] for left, right in UNEQUAL_EDGES]
+    for override in (fractions, [list(edges) for edges in UNEQUAL_EDGES]):
+        results = piece(video, tracks, boxes=override, piece="01_Test_vn_vn_vn")
+        for result, colour, edges in zip(results, UNEQUAL_COLOURS, UNEQUAL_EDGES):
+            assert result.box == edges
+            assert np.abs(result.frames.astype(int) - colour).max() <= 3, result.track_id
+
+
+def test_override_with_the_wrong_player_count_is_refused_naming_piece_and_key(unequal_piece, tmp_path):
+    video, tracks = unequal_piece
+    with pytest.raises(ValueError, match=r"data\.panels\['01_Test_vn_vn_vn'\].*3 players.*2 boxes"):
+        piece(video, tracks, boxes=[[0.0, 0.5], [0.5, 1.0]], piece="01_Test_vn_vn_vn")
+
+
+@pytest.mark.parametrize("fit", ["stretch", "pad", "crop"])
+def test_each_panel_fit_gives_its_geometry_through_extraction(tmp_path, fit):
+    # One 40 x 80 (w x h) panel: top half white, bottom half grey; a red stripe on its left 10 px.
+    frames = np.zeros((30, 80, 40, 3), np.uint8)
+    frames[:, :40] = 255
+    frames[:, 40:] = 120
+    frames[:, :, :10] = (255, 0, 0)
+    video = write_video(tmp_path / "v.mp4", frames)
+    audio = write_audio(tmp_path / "a.wav", 1.0)
+    images, _, _ = run_extract(video, audio, image_size=16, fit=fit)
+    img = images[0].astype(int)
+    if fit == "stretch":  # the whole panel, squeezed to a square: stripe 4 px, halves 8 rows each
+        assert (img[:, :4, 1] < 10).all() and (img[:8, 5:, 1] > 245).all() and (abs(img[9:, 5:] - 120) < 4).all()
+    elif fit == "pad":  # 8 x 16 in the middle, black bars of 4 columns either side, stripe 2 px
+        assert (img[:, :4] == 0).all() and (img[:, 12:] == 0).all()
+        assert (img[:, 4:6, 0] > 245).all() and (img[:, 4:6, 1] < 10).all() and (img[:7, 7:12, 1] > 245).all()
+    else:  # the centred 40 x 40 square (rows 20..60): half white, half grey, stripe 4 px
+        assert (img[:, :4, 1] < 10).all() and (img[:7, 5:, 1] > 245).all() and (abs(img[9:, 5:] - 120) < 4).all()
+
+
+def test_cli_extracts_a_piece_with_a_summary_and_removes_every_track_on_failure(unequal_piece, tmp_path):
+    video, tracks = unequal_piece
+    root = tmp_path / "tracks"
+    argv = ["extract", "--video", str(video), "--panels", "3", "--piece", "01_Test_vn_vn_vn",
+            "--boxes", *[f"{left},{right}" for left, right in UNEQUAL_EDGES], "--panel-fit", "pad",
+            "--image-size", "16", "--out-root", str(root), "--summary", str(tmp_path / "summary.csv")]
+    for spec in tracks:
+        argv += ["--track", spec.track_id, str(spec.part), str(spec.audio)]
+    assert cli.main(argv) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary["track_id"].tolist() == [t.track_id for t in tracks]
+    assert summary[["left_px", "right_px"]].values.tolist() == [list(e) for e in UNEQUAL_EDGES]
+    assert summary["n_windows"].tolist() == [11, 6, 11] and set(summary["panel_fit"]) == {"pad"}
+    for spec in tracks:
+        assert sorted(p.name for p in (root / spec.track_id).iterdir()) == sorted(extract.OUTPUTS)
+    # The same piece with one player's audio missing: no track keeps an output, no summary.
+    (tmp_path / "summary.csv").unlink()
+    bad = [a if a != str(tracks[2].audio) else str(tmp_path / "gone.wav") for a in argv]
+    assert cli.main(bad) == 1
+    assert not (tmp_path / "summary.csv").exists()
+    assert all(not any((root / t.track_id).iterdir()) for t in tracks)

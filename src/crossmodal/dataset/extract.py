@@ -526,7 +526,7 @@ def extract_piece(
     width, height = vinfo["width"], vinfo["height"]
     all_boxes = panel_boxes(width, panels, boxes, piece=piece)
     track_boxes = [all_boxes[t.part - 1] for t in tracks]
-    dsize = decode_size(width, height, track_boxes, image_size)
+    dsize = decode_size(width, height, all_boxes, image_size)  # all panels: one track alone gets the same image
     video_samples = duration_samples(vinfo["duration_s"], sr)
     if video_samples < grid.win_samples:
         raise media.MediaError(
