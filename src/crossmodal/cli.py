@@ -36,6 +36,9 @@ STEPS: dict[str, tuple[str, str]] = {
     "eval-pose": ("crossmodal.evaluation.pose", "Fig. 10: pose generations for a sequence of sounds"),
     "eval-fig1": ("crossmodal.evaluation.fig1", "Fig. 1: generated images per instrument and I2S spectrograms"),
     "human-eval-page": ("crossmodal.evaluation.human_eval_page", "the blinded human-evaluation page (Table 4, Fig. 8)"),
+    "window-pitch": ("crossmodal.pitch.windows", "median voiced F0 and voiced share of every window (pitch.parquet)"),
+    "pitch-judge": ("crossmodal.pitch.judges", "train a pitch judge: an image one per instrument, or one on LMS"),
+    "eval-pitch": ("crossmodal.pitch.agreement", "pitch agreement of pose S2I, S2I-C and I2S outputs with their input"),
 }
 
 

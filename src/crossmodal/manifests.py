@@ -65,7 +65,17 @@ WINDOWS_SCHEMA = pa.schema([
     pa.field("audio_path", pa.string(), nullable=False),     # float32 [samples] .npy, 44.1 kHz
 ])
 
-SCHEMAS = {"tracks": TRACKS_SCHEMA, "track_windows": TRACK_WINDOWS_SCHEMA, "windows": WINDOWS_SCHEMA}
+#: Pitch of every window (crossmodal.pitch.windows), row i = window_id i of the windows manifest.
+WINDOW_PITCH_SCHEMA = pa.schema([
+    pa.field("window_id", pa.int64(), nullable=False),
+    pa.field("track_id", pa.string(), nullable=False),
+    pa.field("f0_hz", pa.float64(), nullable=True),          # median voiced F0; null: no voiced frame
+    pa.field("voiced_fraction", pa.float64(), nullable=False),  # share of the window's F0 frames voiced
+    pa.field("f0_source", pa.string(), nullable=False),      # annotation (URMP F0s file) | yin (estimated)
+])
+
+SCHEMAS = {"tracks": TRACKS_SCHEMA, "track_windows": TRACK_WINDOWS_SCHEMA, "windows": WINDOWS_SCHEMA,
+           "window_pitch": WINDOW_PITCH_SCHEMA}
 
 
 class ManifestError(ValueError):
