@@ -145,6 +145,21 @@ def scan_tree(root: Path, instruments: list[str], pieces: list[str] = (), on_inc
     return table
 
 
+def dedupe_takes(table: pd.DataFrame) -> pd.DataFrame:
+    """Keeps the first track (in ``table``'s order) of each take and logs the ones dropped.
+
+    For ``data.dedupe_takes``: URMP reuses recorded takes across instrumentation variants of a
+    piece (24/25_Pirates), which the paper counts once per piece; this counts them once.
+    """
+    dropped = table[table.duplicated("take_id", keep="first")]
+    for _, row in dropped.iterrows():
+        kept = table.loc[table["take_id"] == row["take_id"], "track_id"].iloc[0]
+        log.info("dedupe_takes: dropping %s (same take as %s)", row["track_id"], kept)
+    if len(dropped):
+        log.warning("dedupe_takes: kept one track per take, dropped %d of %d tracks", len(dropped), len(table))
+    return table.drop(index=dropped.index).reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # The split (pure)
 
@@ -259,9 +274,13 @@ def log_split(tracks: pd.DataFrame) -> None:
 
 
 def build_tracks(root: Path, instruments: list[str], pieces: list[str] = (), on_incomplete: str = "error",
-                 train_fraction: float = 0.8, split_file: Path | None = None, seed: int = 0) -> pd.DataFrame:
-    """The tracks manifest (manifests.TRACKS_SCHEMA columns) of a URMP tree."""
+                 train_fraction: float = 0.8, split_file: Path | None = None, seed: int = 0,
+                 dedupe: bool = False) -> pd.DataFrame:
+    """The tracks manifest (manifests.TRACKS_SCHEMA columns) of a URMP tree; with ``dedupe``,
+    one track per take (before the split)."""
     table = scan_tree(Path(root), instruments, pieces, on_incomplete)
+    if dedupe:
+        table = dedupe_takes(table)
     table["duration_s"] = table[["video_duration_s", "audio_duration_s"]].min(axis=1)
     if split_file:
         table["split"] = read_split_file(split_file, table)
@@ -282,10 +301,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-fraction", type=float, default=0.8, help="share of each instrument's duration in train")
     parser.add_argument("--split-file", type=Path, help="CSV track_id,split that replaces the computed split")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dedupe-takes", action="store_true",
+                        help="keep one track per take (identical audio), the first in piece order")
 
 
 def run(args: argparse.Namespace) -> None:
     table = build_tracks(args.root, args.instruments, args.piece, args.on_incomplete,
-                         args.train_fraction, args.split_file, args.seed)
+                         args.train_fraction, args.split_file, args.seed, args.dedupe_takes)
     manifests.write(table, args.out, "tracks")
     log.info("wrote %d tracks (%d takes) to %s", len(table), table["take_id"].nunique(), args.out)
