@@ -10,7 +10,7 @@ from sound_fixtures import make_windows
 from crossmodal import store
 from crossmodal.config import FEATURE_PARAMS, cli_flags
 from crossmodal.sound import feature_store, features
-from crossmodal.sound.data import read_windows
+from crossmodal.manifests import read_windows
 from crossmodal.sound.features import FeatureParams
 
 SR = 44100
@@ -92,7 +92,7 @@ def test_each_store_depends_only_on_its_own_config_keys():
 
 
 def store_defaults():
-    from crossmodal.sound.data import section_defaults
+    from crossmodal.config import section_defaults
 
     return section_defaults("features")
 

@@ -11,21 +11,23 @@ import torch
 from sound_fixtures import make_windows
 
 from crossmodal import cli
+from crossmodal.manifests import read_windows
 from crossmodal.models.sound import (
     AudioClassifier,
     SoundAutoencoder,
     dropout_rates,
     freq_pool_factor,
+    load_audio_classifier,
+    load_sound_autoencoder,
 )
 from crossmodal.sound import features, table1
-from crossmodal.sound.autoencoder import load_sound_autoencoder, train_autoencoder
+from crossmodal.sound.autoencoder import train_autoencoder
 from crossmodal.sound.classifier import (
     ClassifierSettings,
-    load_audio_classifier,
     predict,
     train_classifier,
 )
-from crossmodal.sound.data import load_labelled, read_windows, row_statistics
+from crossmodal.sound.data import load_labelled, row_statistics
 from crossmodal.sound.feature_store import compute_store
 from crossmodal.urmp import INSTRUMENT_NAMES
 
@@ -112,6 +114,14 @@ def test_classifier_learns_instruments_above_chance(lms_data, tmp_path):
     confusion = np.array(result["confusion"])
     assert confusion.shape == (13, 13) and confusion.sum() == len(store.test)
     assert sum(c["test_windows"] for c in result["per_class"].values()) == len(store.test)
+    # Rows are true instruments, columns predicted (a swapped argument order transposes it).
+    predicted = predict(model, store.features, store.test, CPU)
+    expected = np.zeros((13, 13), dtype=int)
+    for true, guess in zip(store.labels[store.test], predicted):
+        expected[true, guess] += 1
+    assert not np.array_equal(expected, expected.T)  # else this check could not see a swap
+    np.testing.assert_array_equal(confusion, expected)
+    assert result["test_accuracy"] == pytest.approx(np.trace(expected) / len(store.test))
     assert (tmp_path / "model.pt").exists() and (tmp_path / "metrics.csv").exists()
     # The saved model rebuilds to the same predictions.
     again, extra = load_audio_classifier(tmp_path / "model.pt")

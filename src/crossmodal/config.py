@@ -7,6 +7,7 @@ name the offending key as a dotted path (``dataset.stride_s``).
 
 from __future__ import annotations
 
+import argparse
 import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -75,6 +76,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     data = config["data"]
     if data["source"] == "local" and not data["local_root"]:
         raise ConfigError("config key 'data.local_root': must name the URMP Dataset/ folder when data.source is local")
+    if data["source"] == "suburmp" and not data["suburmp_root"]:
+        raise ConfigError("config key 'data.suburmp_root': must name the folder holding Sub-URMP's img/ and chunk/ "
+                          "when data.source is suburmp")
     if data["source"] == "download":
         if not data["download"]["url"]:
             raise ConfigError("config key 'data.download.url': must be set when data.source is download")
@@ -122,6 +126,21 @@ CLASSIFIER_PARAMS: tuple[str, ...] = (
 #: ``autoencoder:`` keys the autoencoder depends on.
 AUTOENCODER_PARAMS: tuple[str, ...] = ("fit", "channels", "epochs_per_stack", "batch_size", "learning_rate", "standardise")
 
+#: ``image_classifier:`` keys the image classifier depends on.
+IMAGE_CLASSIFIER_PARAMS: tuple[str, ...] = (
+    "epochs", "batch_size", "learning_rate", "decay", "weight_decay", "channels", "fc_units", "dropout", "pool", "augment",
+)
+
+#: ``gan:`` keys every GAN depends on, and per kind the keys of ``gan.s2i`` / ``gan.i2s``.
+GAN_PARAMS: tuple[str, ...] = (
+    "epochs", "batch_size", "learning_rate_g", "learning_rate_d", "beta1", "beta2", "z_dim", "condition_dim",
+    "keep_every", "sample_columns",
+)
+GAN_KIND_PARAMS: dict[str, tuple[str, ...]] = {
+    "s2i": ("ngf", "ndf"),
+    "i2s": ("ngf", "ndf", "generator_extra_layers", "discriminator_extra_layers", "resize"),
+}
+
 
 def _value(value: Any) -> str:
     if value is None:
@@ -136,3 +155,36 @@ def _value(value: Any) -> str:
 def cli_flags(section: Mapping[str, Any], keys: Iterable[str]) -> str:
     """``--key-name value`` for each key of ``section`` (lists space-separated, None as none)."""
     return " ".join(f"--{key.replace('_', '-')} {_value(section[key])}" for key in keys)
+
+
+def gan_flags(gan: Mapping[str, Any], kind: str) -> str:
+    """The train-gan flags of one GAN kind: the shared ``gan:`` keys and those of ``gan.<kind>``."""
+    return cli_flags(gan, GAN_PARAMS) + " " + cli_flags(gan[kind], GAN_KIND_PARAMS[kind])
+
+
+# ---------------------------------------------------------------- and back: the steps' parsers
+def section_defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of one config section (a step's flag defaults, so both agree)."""
+    return validate_config({})[section]
+
+
+def none_or(kind):
+    """argparse type reading what :func:`cli_flags` writes for None: ``none`` -> None, else ``kind(text)``."""
+    def parse(text: str):
+        return None if text.lower() in {"none", "null"} else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_device_arguments(parser: argparse.ArgumentParser, amp: bool = True) -> None:
+    """--device, --threads (and --amp) of every step that runs a network, defaults from ``training:``.
+
+    The rules pass config ``training.device`` / ``training.amp`` through these flags;
+    :func:`crossmodal.training.device_from` turns them into a torch device.
+    """
+    defaults = section_defaults("training")
+    parser.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    if amp:
+        parser.add_argument("--amp", type=int, choices=[0, 1], default=int(defaults["amp"]),
+                            help="mixed precision on CUDA (1/0)")

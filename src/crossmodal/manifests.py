@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -58,7 +59,7 @@ WINDOWS_SCHEMA = pa.schema([
     *TRACK_WINDOWS_SCHEMA,
     pa.field("piece", pa.string(), nullable=False),
     pa.field("instrument", pa.string(), nullable=False),
-    pa.field("label", pa.int16(), nullable=False),           # index into urmp.INSTRUMENT_NAMES
+    pa.field("label", pa.int16(), nullable=False),           # index into class_names(): URMP's 13 names
     pa.field("take_id", pa.string(), nullable=False),
     pa.field("split", pa.string(), nullable=False),
     pa.field("frames_path", pa.string(), nullable=False),    # uint8 [n, S, S, 3] .npy
@@ -99,6 +100,31 @@ def _check(df: pd.DataFrame, schema: pa.Schema, where: str) -> None:
             raise ManifestError(f"{where}: column 'split' holds {bad}; expected train or test")
 
 
+def class_names(windows: pd.DataFrame, where: str = "windows manifest") -> tuple[str, ...]:
+    """The class list a windows manifest's ``label`` column indexes (what a classifier's outputs mean).
+
+    Sub-URMP labels index all 13 URMP instrument names (urmp.INSTRUMENT_NAMES) whichever
+    instruments a run keeps, so its models always have 13 outputs. A dataset with classes of its
+    own (INIS, a user's paired folders) labels each by its index in its sorted class names.
+    Call it on the whole manifest: a subset may lack a class. ManifestError when the labels fit
+    neither rule.
+    """
+    from crossmodal.urmp import INSTRUMENT_NAMES
+
+    pairs = windows[["instrument", "label"]].drop_duplicates()
+    found = [(str(name), int(label)) for name, label in pairs.itertuples(index=False)]
+    urmp_index = {name: i for i, name in enumerate(INSTRUMENT_NAMES)}
+    if all(urmp_index.get(name) == label for name, label in found):
+        return INSTRUMENT_NAMES
+    own = tuple(sorted({name for name, _ in found}))
+    if all(own.index(name) == label for name, label in found):
+        return own
+    raise ManifestError(
+        f"{where}: labels are neither URMP instrument indices nor indices into the sorted class names "
+        f"{list(own)} (found {sorted(set(found))[:6]})"
+    )
+
+
 def to_table(df: pd.DataFrame, kind: str, where: str = "table") -> pa.Table:
     """Checks ``df`` against the schema ``kind`` and converts it (columns in schema order)."""
     schema = SCHEMAS[kind]
@@ -136,3 +162,12 @@ def read(path: str | os.PathLike, kind: str) -> pd.DataFrame:
     df = table.to_pandas()
     _check(df, schema, str(path))
     return df[schema.names]
+
+
+def read_windows(path: str | os.PathLike) -> pd.DataFrame:
+    """The windows manifest, checked to be indexed by window_id: row i of the manifest is row i
+    of every per-window store (features, encodings), which every reader relies on."""
+    windows = read(path, "windows")
+    if not np.array_equal(windows["window_id"].to_numpy(), np.arange(len(windows))):
+        raise ManifestError(f"{path}: window_id is not the row number 0..N-1")
+    return windows

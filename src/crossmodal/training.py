@@ -102,6 +102,13 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
+def device_from(args: Any) -> torch.device:
+    """The device of a step's --device and --threads flags (config.add_device_arguments): sets
+    torch's CPU threads, then picks the device (claiming a GPU when on CUDA)."""
+    set_threads(args.threads)
+    return pick_device(args.device)
+
+
 def gather(array: np.ndarray, idx: np.ndarray, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Rows ``idx`` of an in-memory or memory-mapped ``array`` as a tensor on ``device``.
 

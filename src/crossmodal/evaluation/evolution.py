@@ -23,28 +23,17 @@ import pandas as pd
 
 from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import generate_images
-from crossmodal.evaluation.inputs import (
-    device_from,
-    kept_checkpoints,
-    load_generator,
-    open_encodings,
-    read_windows,
-)
+from crossmodal.evaluation.inputs import add_s2i_arguments, kept_checkpoints, load_generator, open_encodings
+from crossmodal.evaluation.metrics import SPLITS, fid_or_nan
 from crossmodal.evaluation.selection import per_instrument, split_ids
-from crossmodal.evaluation.table5 import (
-    SPLITS,
-    add_common_arguments,
-    fid_or_nan,
-    judge_generated,
-    judge_real,
-)
+from crossmodal.manifests import read_windows
 from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser)
+    add_s2i_arguments(parser)
     parser.add_argument("--name", default="S2I-C", help="the model's name in the figure")
     parser.add_argument("--model", required=True, help="the GAN's model.pt (its checkpoints/ folder is read)")
     parser.add_argument("--encodings", required=True, help="the sound encodings it is conditioned on (.npy [N, 128])")
@@ -67,7 +56,8 @@ def key_epochs(history: pd.DataFrame, best_epoch: int, asked: list[int]) -> list
 
 
 def run(args: argparse.Namespace) -> None:
-    from crossmodal.evaluation.judges import ImageJudge
+    from crossmodal.evaluation.judges import ImageJudge, judge_generated, judge_real
+    from crossmodal.training import device_from
 
     started = time.perf_counter()
     device = device_from(args)

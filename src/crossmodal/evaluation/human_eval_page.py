@@ -12,14 +12,9 @@ import numpy as np
 
 from crossmodal.evaluation import human_eval
 from crossmodal.evaluation.generate import generate_images
-from crossmodal.evaluation.inputs import (
-    add_runtime_arguments,
-    device_from,
-    load_generator,
-    open_encodings,
-    read_windows,
-)
+from crossmodal.evaluation.inputs import add_runtime_arguments, load_generator, open_encodings
 from crossmodal.evaluation.selection import per_instrument
+from crossmodal.manifests import read_windows
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import store
+    from crossmodal.training import device_from
 
     names = [name for name, _, _ in args.gan]
     expected = [m for m in human_eval.METHODS if m != "ground_truth"]

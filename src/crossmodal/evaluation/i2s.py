@@ -25,15 +25,10 @@ import pandas as pd
 
 from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import iter_lms
-from crossmodal.evaluation.inputs import (
-    add_runtime_arguments,
-    device_from,
-    load_generator,
-    open_encodings,
-    read_windows,
-)
+from crossmodal.evaluation.inputs import add_runtime_arguments, load_generator, open_encodings
+from crossmodal.evaluation.metrics import SPLITS, fid_or_nan, score_rows
 from crossmodal.evaluation.selection import per_instrument, split_ids
-from crossmodal.evaluation.table5 import SPLITS, fid_or_nan, score_rows
+from crossmodal.manifests import read_windows
 from crossmodal.sound import inverse
 from crossmodal.store import write_csv
 
@@ -110,6 +105,7 @@ def run(args: argparse.Namespace) -> None:
     from crossmodal import store
     from crossmodal.evaluation.generate import generate_lms
     from crossmodal.evaluation.judges import SoundJudge
+    from crossmodal.training import device_from
     from crossmodal.urmp import INSTRUMENT_NAMES
 
     started = time.perf_counter()

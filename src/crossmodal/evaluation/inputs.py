@@ -1,4 +1,4 @@
-"""Reading what the evaluation steps judge: the windows, encodings, generators, step flags."""
+"""Reading what the evaluation steps judge: encodings, generators, kept checkpoints; step flags."""
 
 from __future__ import annotations
 
@@ -8,33 +8,24 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from crossmodal.config import add_device_arguments
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags every evaluation step that runs a network shares."""
+    """Flags every evaluation step that runs a network shares (device flags: config.add_device_arguments)."""
     parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the windows picked")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    add_device_arguments(parser, amp=False)
 
 
-def device_from(args: argparse.Namespace):
-    """Sets torch's CPU threads and picks the device (claims a GPU when on CUDA)."""
-    from crossmodal.training import pick_device, set_threads
-
-    set_threads(args.threads)
-    return pick_device(args.device)
-
-
-def read_windows(path: str | os.PathLike) -> pd.DataFrame:
-    """The windows manifest, checked to be indexed by window_id."""
-    from crossmodal import manifests
-
-    windows = manifests.read(path, "windows")
-    if not (windows["window_id"].to_numpy() == np.arange(len(windows))).all():
-        raise ValueError(f"{path}: window_id must equal the row number")
-    return windows
+def add_s2i_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every S2I evaluation step shares."""
+    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
+    parser.add_argument("--judge", required=True, help="the image classifier Gamma (image-encoder's model .pt)")
+    parser.add_argument("--max-windows", type=int, default=0,
+                        help="judge a seeded random subset of this many windows per split (0: all)")
+    add_runtime_arguments(parser)
 
 
 def open_encodings(path: str | os.PathLike, n_windows: int) -> np.ndarray:

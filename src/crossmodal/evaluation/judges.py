@@ -7,7 +7,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 import torch
+from tqdm import tqdm
+
+from crossmodal.models import ENCODING_DIM
+
+#: Real frames are read and judged this many windows at a time (bounds memory on full URMP).
+CHUNK = 4096
 
 
 class ImageJudge:
@@ -31,7 +38,7 @@ class SoundJudge:
     the features' units (dB) [n, n_mels, t]; it standardises its input itself."""
 
     def __init__(self, path: str | os.PathLike, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
-        from crossmodal.sound.classifier import load_audio_classifier
+        from crossmodal.models.sound import load_audio_classifier
 
         self.model, self.extra = load_audio_classifier(path, device)
         self.in_shape = tuple(self.extra["in_shape"])
@@ -52,5 +59,36 @@ class SoundJudge:
             logits.append(self.model.fc3(code).float().cpu().numpy())
         n_classes = self.model.fc3.out_features
         if not logits:
-            return np.zeros((0, n_classes), np.float32), np.zeros((0, 128), np.float32)
+            return np.zeros((0, n_classes), np.float32), np.zeros((0, ENCODING_DIM), np.float32)
         return np.concatenate(logits), np.concatenate(codes)
+
+
+def judge_real(judge, windows: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gamma on the real frames of ``ids``: (predictions int [n], encodings [n, 128])."""
+    from crossmodal import store
+
+    predictions, codes = [], []
+    for start in range(0, len(ids), CHUNK):
+        frames = store.load_frames(windows.iloc[ids[start:start + CHUNK]])
+        logits, code = judge(frames)
+        predictions.append(logits.argmax(1))
+        codes.append(code)
+    if not predictions:
+        return np.zeros(0, np.int64), np.zeros((0, ENCODING_DIM), np.float32)
+    return np.concatenate(predictions), np.concatenate(codes)
+
+
+def judge_generated(judge, generator, encodings: np.ndarray, ids: np.ndarray, seed: int, device,
+                    batch_size: int, label: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Gamma on images generated from the sounds of ``ids``: (predictions [n], encodings [n, 128])."""
+    from crossmodal.evaluation.generate import iter_images
+
+    predictions, codes = [], []
+    batches = iter_images(generator, encodings[ids], ids, seed, device, batch_size)
+    for images in tqdm(batches, total=-(-len(ids) // batch_size), desc=label, leave=False, disable=None):
+        logits, code = judge(images)
+        predictions.append(logits.argmax(1))
+        codes.append(code)
+    if not predictions:
+        return np.zeros(0, np.int64), np.zeros((0, ENCODING_DIM), np.float32)
+    return np.concatenate(predictions), np.concatenate(codes)

@@ -12,6 +12,7 @@ does not depend on torch.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.linalg
+
+from crossmodal.urmp import INSTRUMENT_NAMES
+
+log = logging.getLogger(__name__)
+
+#: The splits every judge is asked about, in table order.
+SPLITS = ("train", "test")
 
 
 def _as_labels(name: str, values: np.ndarray) -> np.ndarray:
@@ -191,3 +199,31 @@ def best_and_last_checkpoint(history: pd.DataFrame, metric: str = "test_accuracy
     rows = ordered.loc[[best, len(ordered) - 1]].copy()
     rows.insert(0, "checkpoint", ["best", "last"])
     return rows.reset_index(drop=True)
+
+
+def fid_or_nan(real: np.ndarray, fake: np.ndarray) -> float:
+    """The Frechet distance, or NaN when a set is too small for a covariance.
+
+    With fewer samples than dimensions (128) the covariances are singular and the distance is
+    biased upwards; it still ranks models judged on the same windows, but says so in the log.
+    """
+    if len(real) < 2 or len(fake) < 2:
+        return float("nan")
+    if min(len(real), len(fake)) <= real.shape[1]:
+        log.warning("Frechet distance from %d samples of %d dimensions: biased, compare only on the same windows",
+                    min(len(real), len(fake)), real.shape[1])
+    return frechet_distance(real, fake)
+
+
+def score_rows(method: str, split: str, labels: np.ndarray, predictions: np.ndarray, fid: float,
+               paper: float = float("nan"), classes: tuple[str, ...] = INSTRUMENT_NAMES) -> list[dict]:
+    """Table rows: one over all instruments, one per instrument present in ``labels``
+    (``classes``: what the labels index, manifests.class_names)."""
+    per_class = per_class_accuracy(predictions, labels, len(classes))
+    rows = [{"method": method, "split": split, "instrument": "all", "n": int(labels.size),
+             "accuracy": accuracy(predictions, labels), "fid": fid, "paper_accuracy": paper}]
+    for label in np.unique(labels):
+        rows.append({"method": method, "split": split, "instrument": classes[label],
+                     "n": int((labels == label).sum()), "accuracy": float(per_class[label]),
+                     "fid": float("nan"), "paper_accuracy": float("nan")})
+    return rows

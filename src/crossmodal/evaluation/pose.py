@@ -18,14 +18,9 @@ import torch
 
 from crossmodal.evaluation import figures
 from crossmodal.evaluation.generate import images_to_uint8, window_noise
-from crossmodal.evaluation.inputs import (
-    add_runtime_arguments,
-    device_from,
-    load_generator,
-    open_encodings,
-    read_windows,
-)
+from crossmodal.evaluation.inputs import add_runtime_arguments, load_generator, open_encodings
 from crossmodal.evaluation.selection import sequence
+from crossmodal.manifests import read_windows
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +46,7 @@ def generate_with_one_noise(generator, encodings: np.ndarray, seed: int, noise_i
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import store
+    from crossmodal.training import device_from
 
     device = device_from(args)
     windows = read_windows(args.windows)

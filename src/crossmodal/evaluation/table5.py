@@ -18,19 +18,13 @@ import time
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from crossmodal.evaluation import metrics
-from crossmodal.evaluation.inputs import (
-    add_runtime_arguments,
-    device_from,
-    load_generator,
-    open_encodings,
-    read_windows,
-)
+from crossmodal.evaluation.inputs import add_s2i_arguments, load_generator, open_encodings
+from crossmodal.evaluation.metrics import SPLITS, fid_or_nan, score_rows
 from crossmodal.evaluation.selection import split_ids
+from crossmodal.manifests import read_windows
 from crossmodal.store import write_csv
-from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -40,94 +34,31 @@ PAPER_TABLE5: dict[tuple[str, str], float] = {
     ("S2I-A", "train"): 0.1063, ("S2I-A", "test"): 0.1095,
     ("S2I-N", "train"): 0.1262, ("S2I-N", "test"): 0.1232,
 }
-SPLITS = ("train", "test")
-#: Real frames are read and judged this many windows at a time (bounds memory on full URMP).
-CHUNK = 4096
-
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags every S2I evaluation step shares."""
-    parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
-    parser.add_argument("--judge", required=True, help="the image classifier Gamma (image-encoder's model .pt)")
-    parser.add_argument("--max-windows", type=int, default=0,
-                        help="judge a seeded random subset of this many windows per split (0: all)")
-    add_runtime_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser)
+    add_s2i_arguments(parser)
     parser.add_argument("--gan", nargs=3, action="append", required=True, metavar=("NAME", "MODEL", "ENCODINGS"),
                         help="an S2I model to judge: its name (S2I-C), model.pt and the sound encodings it is "
                              "conditioned on (.npy [N, 128]); repeat per model")
+    parser.add_argument("--paper", type=int, choices=[0, 1], default=1,
+                        help="1: the paper's Sub-URMP numbers in paper_accuracy; 0: none (another dataset, e.g. INIS)")
     parser.add_argument("--out", required=True, help="output: table5.csv")
 
 
-def judge_real(judge, windows: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gamma on the real frames of ``ids``: (predictions int [n], encodings [n, 128])."""
-    from crossmodal import store
-
-    predictions, codes = [], []
-    for start in range(0, len(ids), CHUNK):
-        frames = store.load_frames(windows.iloc[ids[start:start + CHUNK]])
-        logits, code = judge(frames)
-        predictions.append(logits.argmax(1))
-        codes.append(code)
-    if not predictions:
-        return np.zeros(0, np.int64), np.zeros((0, 128), np.float32)
-    return np.concatenate(predictions), np.concatenate(codes)
-
-
-def judge_generated(judge, generator, encodings: np.ndarray, ids: np.ndarray, seed: int, device,
-                    batch_size: int, label: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Gamma on images generated from the sounds of ``ids``: (predictions [n], encodings [n, 128])."""
-    from crossmodal.evaluation.generate import iter_images
-
-    predictions, codes = [], []
-    batches = iter_images(generator, encodings[ids], ids, seed, device, batch_size)
-    for images in tqdm(batches, total=-(-len(ids) // batch_size), desc=label, leave=False, disable=None):
-        logits, code = judge(images)
-        predictions.append(logits.argmax(1))
-        codes.append(code)
-    if not predictions:
-        return np.zeros(0, np.int64), np.zeros((0, 128), np.float32)
-    return np.concatenate(predictions), np.concatenate(codes)
-
-
-def fid_or_nan(real: np.ndarray, fake: np.ndarray) -> float:
-    """The Frechet distance, or NaN when a set is too small for a covariance.
-
-    With fewer samples than dimensions (128) the covariances are singular and the distance is
-    biased upwards; it still ranks models judged on the same windows, but says so in the log.
-    """
-    if len(real) < 2 or len(fake) < 2:
-        return float("nan")
-    if min(len(real), len(fake)) <= real.shape[1]:
-        log.warning("Frechet distance from %d samples of %d dimensions: biased, compare only on the same windows",
-                    min(len(real), len(fake)), real.shape[1])
-    return metrics.frechet_distance(real, fake)
-
-
-def score_rows(method: str, split: str, labels: np.ndarray, predictions: np.ndarray, fid: float,
-               paper: float = float("nan")) -> list[dict]:
-    """Table rows: one over all instruments, one per instrument present in ``labels``."""
-    per_class = metrics.per_class_accuracy(predictions, labels, len(INSTRUMENT_NAMES))
-    rows = [{"method": method, "split": split, "instrument": "all", "n": int(labels.size),
-             "accuracy": metrics.accuracy(predictions, labels), "fid": fid, "paper_accuracy": paper}]
-    for label in np.unique(labels):
-        rows.append({"method": method, "split": split, "instrument": INSTRUMENT_NAMES[label],
-                     "n": int((labels == label).sum()), "accuracy": float(per_class[label]),
-                     "fid": float("nan"), "paper_accuracy": float("nan")})
-    return rows
-
-
 def run(args: argparse.Namespace) -> None:
-    from crossmodal.evaluation.judges import ImageJudge
+    from crossmodal.evaluation.judges import ImageJudge, judge_generated, judge_real
+    from crossmodal.training import device_from
 
     started = time.perf_counter()
     device = device_from(args)
     windows = read_windows(args.windows)
     judge = ImageJudge(args.judge, device, args.batch_size)
+    from crossmodal.manifests import class_names
+
     labels_all = windows["label"].to_numpy().astype(np.int64)
+    classes = class_names(windows, str(args.windows))
+    paper_table = PAPER_TABLE5 if args.paper else {}
     rows = []
     for split in SPLITS:
         ids = split_ids(windows, split, args.max_windows, args.seed)
@@ -136,7 +67,7 @@ def run(args: argparse.Namespace) -> None:
             continue
         labels = labels_all[ids]
         real_pred, real_codes = judge_real(judge, windows, ids)
-        rows += score_rows("real", split, labels, real_pred, float("nan"))
+        rows += score_rows("real", split, labels, real_pred, float("nan"), classes=classes)
         log.info("Gamma on %d real %s frames: %.2f%%", len(ids), split, 100 * metrics.accuracy(real_pred, labels))
         for name, model_path, encodings_path in args.gan:
             generator, _ = load_generator(model_path, "s2i", device)
@@ -144,9 +75,10 @@ def run(args: argparse.Namespace) -> None:
             pred, codes = judge_generated(judge, generator, encodings, ids, args.seed, device, args.batch_size,
                                           f"{name} {split}")
             fid = fid_or_nan(real_codes, codes)
-            rows += score_rows(name, split, labels, pred, fid, PAPER_TABLE5.get((name, split), float("nan")))
+            paper = paper_table.get((name, split), float("nan"))
+            rows += score_rows(name, split, labels, pred, fid, paper, classes)
             log.info("%s, %s sounds: Gamma accuracy %.2f%% (paper %.2f%%), FID %.2f", name, split,
-                     100 * metrics.accuracy(pred, labels), 100 * PAPER_TABLE5.get((name, split), float("nan")), fid)
+                     100 * metrics.accuracy(pred, labels), 100 * paper, fid)
     if not rows:
         raise ValueError(f"{args.windows}: no window in either split")
     write_csv(args.out, pd.DataFrame(rows))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from crossmodal.config import add_device_arguments
 from crossmodal.gan.objective import (
     WRONG_PAIRS,
     WrongPairSampler,
@@ -308,8 +309,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lms", help="I2S: the LMS store float32 [N, 128, 44] .npy, row = window_id")
     parser.add_argument("--instrument", choices=INSTRUMENT_NAMES, help="train on this instrument's pairs only (pose S2I)")
     parser.add_argument("--out", required=True, help="output: the trained model (.pt); its folder gets the rest")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    add_device_arguments(parser, amp=False)  # --amp is a GANSettings field
     # One flag per GANSettings field, with its default.
     for f in dataclasses.fields(GANSettings):
         flag = "--" + f.name.replace("_", "-")
@@ -322,12 +322,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_pairs(windows, encodings_path: str, kind: str, lms_path: str | None = None,
                instrument: str | None = None, resize: str = "interpolate") -> GANData:
-    """The train-split pairs of ``windows`` (one instrument's with ``instrument``) as GANData."""
+    """The train-split pairs of ``windows`` (as manifests.read_windows gives it: row = window_id;
+    one instrument's pairs with ``instrument``) as GANData."""
     from crossmodal import store
     from crossmodal.training import gather
 
-    if not (windows["window_id"].to_numpy() == np.arange(len(windows))).all():
-        raise ValueError("windows manifest: window_id must equal the row number")
     keep = (windows["split"] == "train").to_numpy().copy()
     if instrument is not None:
         keep &= (windows["instrument"] == instrument).to_numpy()
@@ -362,15 +361,14 @@ def load_pairs(windows, encodings_path: str, kind: str, lms_path: str | None = N
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import manifests
-    from crossmodal.training import pick_device, set_threads
+    from crossmodal.training import device_from
 
     started = time.perf_counter()
-    set_threads(args.threads)
+    device = device_from(args)
     settings = GANSettings(**{f.name: bool(getattr(args, f.name)) if f.type in ("bool", bool) else getattr(args, f.name)
                               for f in dataclasses.fields(GANSettings)})
-    windows = manifests.read(args.windows, "windows")
+    windows = manifests.read_windows(args.windows)
     data = load_pairs(windows, args.encodings, settings.kind, args.lms, args.instrument, settings.resize)
-    device = pick_device(args.device)
     out = Path(args.out)
     log.info("%s: %s GAN, wrong pairs %s, %d train pairs, %d epochs on %s", out.parent.name, settings.kind,
              settings.wrong, len(data.labels), settings.epochs, device)

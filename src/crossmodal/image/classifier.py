@@ -22,6 +22,8 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from crossmodal.config import add_device_arguments
+from crossmodal.evaluation.metrics import accuracy
 from crossmodal.models.image import (
     ImageClassifier,
     classifier_payload,
@@ -79,12 +81,14 @@ def learning_rate_at(base: float, epoch: int, epochs: int, decay: str) -> float:
     raise ValueError(f"learning-rate decay must be cosine or none, got {decay!r}")
 
 
-def accuracy_table(labels: np.ndarray, predicted: np.ndarray, split: str) -> pd.DataFrame:
-    """Rows (split, instrument, n, correct, accuracy) per instrument present, then 'all'."""
+def accuracy_table(labels: np.ndarray, predicted: np.ndarray, split: str,
+                   classes: tuple[str, ...] = INSTRUMENT_NAMES) -> pd.DataFrame:
+    """Rows (split, instrument, n, correct, accuracy) per instrument present, then 'all';
+    ``classes``: what the labels index (manifests.class_names)."""
     rows = []
     for label in np.unique(labels):
         hit = predicted[labels == label] == label
-        rows.append((split, INSTRUMENT_NAMES[label], len(hit), int(hit.sum()), float(hit.mean())))
+        rows.append((split, classes[label], len(hit), int(hit.sum()), float(hit.mean())))
     hit = predicted == labels
     rows.append((split, "all", len(hit), int(hit.sum()), float(hit.mean()) if len(hit) else float("nan")))
     return pd.DataFrame(rows, columns=["split", "instrument", "n", "correct", "accuracy"])
@@ -99,8 +103,10 @@ def train_image_classifier(
     test_images: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
     inputs: tuple[str | Path, ...] = (),
+    n_classes: int = len(INSTRUMENT_NAMES),
 ):
-    """Trains the classifier on uint8 images [N, S, S, 3] with int labels [N]; returns (model, run).
+    """Trains the classifier on uint8 images [N, S, S, 3] with int labels [N] < ``n_classes``;
+    returns (model, run).
 
     Resumes from ``out_dir/checkpoint.pt`` when a previous job was killed. The test split, when
     given, is only measured (a column of metrics.csv), never used to choose anything.
@@ -109,7 +115,7 @@ def train_image_classifier(
 
     s = settings
     seed_everything(s.seed)
-    model = ImageClassifier(len(INSTRUMENT_NAMES), train_images.shape[1], s.channels, s.fc_units, s.dropout, s.pool)
+    model = ImageClassifier(n_classes, train_images.shape[1], s.channels, s.fc_units, s.dropout, s.pool)
     optimizer = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
     # A decaying step size depends on the epoch count, so then the count is part of the fingerprint.
     fingerprint = run_fingerprint(dataclasses.asdict(s), inputs, image_shape=list(train_images.shape[1:]),
@@ -141,7 +147,7 @@ def train_image_classifier(
         metrics = {"loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1)}
         if test_images is not None and len(test_images):
             logits, _ = predict(model, test_images, device=run.device)
-            metrics["test_accuracy"] = float((logits.argmax(1) == test_labels).mean())
+            metrics["test_accuracy"] = accuracy(logits.argmax(1), test_labels)
         run.end_epoch(epoch, metrics)
     model.eval()
     return model, run
@@ -163,48 +169,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropout", type=float, default=d.dropout)
     parser.add_argument("--pool", choices=["flatten", "max"], default=d.pool, help="last conv map to the FC layers")
     parser.add_argument("--augment", type=int, choices=[0, 1], default=int(d.augment), help="random shifts of up to 4 px (1/0)")
-    parser.add_argument("--amp", type=int, choices=[0, 1], default=int(d.amp), help="mixed precision on CUDA (1/0)")
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import manifests, store
-    from crossmodal.training import pick_device, set_threads
+    from crossmodal.training import device_from
 
     started = time.perf_counter()
-    set_threads(args.threads)
-    windows = manifests.read(args.windows, "windows")
-    if not (windows["window_id"].to_numpy() == np.arange(len(windows))).all():
-        raise ValueError(f"{args.windows}: window_id must equal the row number")
+    device = device_from(args)
+    windows = manifests.read_windows(args.windows)
     is_train = (windows["split"] == "train").to_numpy()
     if not is_train.any():
         raise ValueError(f"{args.windows}: no window in the train split")
     images = store.load_frames(windows)
     labels = windows["label"].to_numpy().astype(np.int64)
+    classes = manifests.class_names(windows, str(args.windows))
     settings = ClassifierSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, decay=args.decay, weight_decay=args.weight_decay,
         channels=tuple(args.channels), fc_units=args.fc_units, dropout=args.dropout, pool=args.pool, augment=bool(args.augment),
         amp=bool(args.amp), seed=args.seed,
     )
-    device = pick_device(args.device)
     log.info("image classifier: %d train / %d test windows of %s images on %s", is_train.sum(), (~is_train).sum(),
              images.shape[1:], device)
     model, training_run = train_image_classifier(
         Path(args.model).parent, images[is_train], labels[is_train], settings, device,
-        images[~is_train], labels[~is_train], inputs=(args.windows,),
+        images[~is_train], labels[~is_train], inputs=(args.windows,), n_classes=len(classes),
     )
     logits, encodings = predict(model, images, device=training_run.device)
     predicted = logits.argmax(1)
-    table = pd.concat([accuracy_table(labels[is_train], predicted[is_train], "train"),
-                       accuracy_table(labels[~is_train], predicted[~is_train], "test")], ignore_index=True)
+    table = pd.concat([accuracy_table(labels[is_train], predicted[is_train], "train", classes),
+                       accuracy_table(labels[~is_train], predicted[~is_train], "test", classes)], ignore_index=True)
     summary = table[table["instrument"] == "all"].set_index("split")["accuracy"].to_dict()
     log.info("image classifier accuracy: train %.4f, test %.4f", summary.get("train", np.nan), summary.get("test", np.nan))
     store.save_array(args.embeddings, encodings.astype(np.float32))
     store.write_csv(args.accuracy, table)
     training_run.save_final(args.model, extra=classifier_payload(
-        model, train_accuracy=float(summary.get("train", np.nan)), test_accuracy=float(summary.get("test", np.nan)),
+        model, classes, train_accuracy=float(summary.get("train", np.nan)), test_accuracy=float(summary.get("test", np.nan)),
     ))
     log.info("image-encoder done in %.1f s", time.perf_counter() - started)
 

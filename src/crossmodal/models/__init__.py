@@ -1,2 +1,8 @@
 """Neural networks of the paper, one module per section: ``sound`` (Sec. 3.3 and 5.1 sound
-encoders); other modules hold the image encoder and the GAN-CLS networks."""
+encoders), ``image`` (Sec. 3.4 image encoder and judge Gamma), ``gan`` (Sec. 3.1 GAN-CLS
+networks). Each module also holds the function that loads its trained nets from a model file;
+the evaluation reads models only through these."""
+
+#: Size of every sound and image encoding the GANs are conditioned on (the paper's 128-unit
+#: FC layers; the sound autoencoder's FC output has the same size).
+ENCODING_DIM = 128

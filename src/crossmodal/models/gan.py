@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from crossmodal.models import ENCODING_DIM
+
 #: LMS size of a 0.5 s window (Sec. 3.3) and the size the I2S networks work at (Sec. 3.1).
 LMS_SHAPE = (128, 44)
 I2S_SHAPE = (128, 34)
@@ -33,7 +35,7 @@ RESIZE_MODES = ("interpolate", "numpy")
 class Compress(nn.Module):
     """phi(A) / varphi(I): the 128-d encoding -> ``condition_dim`` by FC + leaky ReLU (Sec. 3.1)."""
 
-    def __init__(self, encoding_dim: int = 128, condition_dim: int = 64) -> None:
+    def __init__(self, encoding_dim: int = ENCODING_DIM, condition_dim: int = 64) -> None:
         super().__init__()
         self.fc = nn.Linear(encoding_dim, condition_dim)
         self.act = nn.LeakyReLU(0.2, inplace=True)
@@ -112,7 +114,7 @@ class _JoinedScore(nn.Module):
 class S2IGenerator(_Generator):
     """G_{S->I}(z, phi(A)): a 64x64x3 image in [-1, 1] (tanh) from a sound encoding and noise."""
 
-    def __init__(self, encoding_dim: int = 128, condition_dim: int = 64, z_dim: int = 100, ngf: int = 64) -> None:
+    def __init__(self, encoding_dim: int = ENCODING_DIM, condition_dim: int = 64, z_dim: int = 100, ngf: int = 64) -> None:
         super().__init__(encoding_dim, condition_dim, z_dim, ngf)
         self.kwargs = {"encoding_dim": encoding_dim, "condition_dim": condition_dim, "z_dim": z_dim, "ngf": ngf}
         self.to_image = nn.Sequential(nn.ConvTranspose2d(ngf, 3, 4, 2, 1), nn.Tanh())  # 32 -> 64
@@ -126,7 +128,7 @@ class S2IGenerator(_Generator):
 class S2IDiscriminator(nn.Module):
     """D_{S->I}(image, phi(A)): the logit of (image [N, 3, 64, 64], sound encoding [N, 128]) being a true pair."""
 
-    def __init__(self, encoding_dim: int = 128, condition_dim: int = 64, ndf: int = 64) -> None:
+    def __init__(self, encoding_dim: int = ENCODING_DIM, condition_dim: int = 64, ndf: int = 64) -> None:
         super().__init__()
         self.kwargs = {"encoding_dim": encoding_dim, "condition_dim": condition_dim, "ndf": ndf}
         self.features = nn.Sequential(
@@ -153,7 +155,7 @@ class I2SGenerator(_Generator):
     [-1, 1] stands for (set from the training data), so :meth:`to_lms` returns LMS units.
     """
 
-    def __init__(self, encoding_dim: int = 128, condition_dim: int = 64, z_dim: int = 100, ngf: int = 64,
+    def __init__(self, encoding_dim: int = ENCODING_DIM, condition_dim: int = 64, z_dim: int = 100, ngf: int = 64,
                  extra_layers: int = 2, resize: str = "interpolate") -> None:
         super().__init__(encoding_dim, condition_dim, z_dim, ngf)
         if resize not in RESIZE_MODES:
@@ -195,7 +197,7 @@ class I2SDiscriminator(nn.Module):
     layers 32 -> 16 -> 8 -> 4 of the S2I discriminator, then the joined head.
     """
 
-    def __init__(self, encoding_dim: int = 128, condition_dim: int = 64, ndf: int = 64, extra_layers: int = 12) -> None:
+    def __init__(self, encoding_dim: int = ENCODING_DIM, condition_dim: int = 64, ndf: int = 64, extra_layers: int = 12) -> None:
         super().__init__()
         self.kwargs = {"encoding_dim": encoding_dim, "condition_dim": condition_dim, "ndf": ndf, "extra_layers": extra_layers}
         half = max(ndf // 2, 1)

@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from crossmodal.models import ENCODING_DIM
 from crossmodal.urmp import INSTRUMENT_NAMES
 
-#: Size of the image encoding (the paper's second-to-last layer).
-ENCODING_DIM = 128
 #: How the last conv map reaches the FC layers.
 POOLS = ("flatten", "max")
 
@@ -121,9 +120,10 @@ def predict(model: ImageClassifier, images: np.ndarray, batch_size: int = 256,
     return torch.cat(logits).numpy(), torch.cat(codes).numpy()
 
 
-def classifier_payload(model: ImageClassifier, **extra: Any) -> dict[str, Any]:
+def classifier_payload(model: ImageClassifier, class_names: Sequence[str] = INSTRUMENT_NAMES,
+                       **extra: Any) -> dict[str, Any]:
     """What :func:`load_image_classifier` needs: the sizes and ``extra`` (accuracy, names)."""
-    return {"kwargs": dict(model.kwargs), "class_names": list(INSTRUMENT_NAMES), **extra}
+    return {"kwargs": dict(model.kwargs), "class_names": list(class_names), **extra}
 
 
 def load_image_classifier(path: str | os.PathLike, device: torch.device | str = "cpu") -> ImageClassifier:

@@ -9,14 +9,17 @@ to a stored representation as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Size of every sound (and image) encoding the GANs are conditioned on.
-ENCODING_DIM = 128
+from crossmodal.models import ENCODING_DIM
+from crossmodal.urmp import INSTRUMENT_NAMES
 
 
 def dropout_rates(values: Sequence[float], meaning: str) -> tuple[float, ...]:
@@ -238,3 +241,56 @@ class SoundAutoencoder(nn.Module):
         for k in reversed(range(3)):
             h = self.decode_stack(k, h, hs[k])
         return h
+
+
+# ------------------------------------------------------------------ building and loading
+def build_audio_classifier(in_shape: tuple[int, int], conv_layers: int, settings: Mapping[str, Any],
+                           n_classes: int = len(INSTRUMENT_NAMES)) -> AudioClassifier:
+    """The classifier of ``audio_classifier:`` settings (channels, fc_units, dropout,
+    dropout_is, batch_norm, max_freq_bins); the same call trains and loads it."""
+    return AudioClassifier(
+        in_shape,
+        n_classes=n_classes,
+        conv_layers=conv_layers,
+        channels=tuple(settings["channels"]),
+        fc_units=settings["fc_units"],
+        dropout=dropout_rates(settings["dropout"], settings["dropout_is"]),
+        batch_norm=settings["batch_norm"],
+        max_freq_bins=settings["max_freq_bins"],
+    )
+
+
+def _payload_extra(path: str | os.PathLike, kind: str, what: str) -> dict[str, Any]:
+    from crossmodal.training import CheckpointError
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise CheckpointError(f"{path}: cannot read model file: {err}") from err
+    extra = payload.get("extra", {})
+    if extra.get("kind") != kind:
+        raise CheckpointError(f"{path}: is not {what}'s model.pt")
+    return extra
+
+
+def load_audio_classifier(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[AudioClassifier, dict[str, Any]]:
+    """Rebuilds an audio classifier from its ``model.pt`` (eval mode); returns it and its saved extra."""
+    from crossmodal.training import load_models
+
+    extra = _payload_extra(path, "audio_classifier", "an audio classifier")
+    n_classes = len(extra.get("class_names", INSTRUMENT_NAMES))  # models saved before class_names: 13
+    model = build_audio_classifier(tuple(extra["in_shape"]), int(extra["conv_layers"]), json.loads(extra["settings"]),
+                                   n_classes)
+    load_models(path, {"classifier": model})
+    return model.to(device).eval(), extra
+
+
+def load_sound_autoencoder(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[SoundAutoencoder, dict[str, Any]]:
+    """Rebuilds the sound autoencoder from its ``model.pt`` (eval mode); returns it and its saved extra."""
+    from crossmodal.training import load_models
+
+    extra = _payload_extra(path, "sound_autoencoder", "a sound autoencoder")
+    settings = json.loads(extra["settings"])
+    model = SoundAutoencoder(tuple(extra["in_shape"]), channels=tuple(settings["channels"]), fit=settings["fit"])
+    load_models(path, {"autoencoder": model})
+    return model.to(device).eval(), extra

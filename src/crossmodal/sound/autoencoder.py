@@ -17,14 +17,9 @@ from pathlib import Path
 import torch
 
 from crossmodal import training
+from crossmodal.config import add_device_arguments, section_defaults
 from crossmodal.models.sound import AUTOENCODER_FITS, SoundAutoencoder
-from crossmodal.sound.data import (
-    LabelledStore,
-    add_training_arguments,
-    load_labelled,
-    row_statistics,
-    section_defaults,
-)
+from crossmodal.sound.data import LabelledStore, load_labelled, row_statistics
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +77,6 @@ def train_autoencoder(
     return model
 
 
-def load_sound_autoencoder(path: str | Path, device: torch.device | str = "cpu") -> tuple[SoundAutoencoder, dict]:
-    """Rebuilds the autoencoder from its ``model.pt`` (eval mode); returns it and its saved extra."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    extra = payload.get("extra", {})
-    if extra.get("kind") != "sound_autoencoder":
-        raise training.CheckpointError(f"{path}: is not a sound autoencoder's model.pt")
-    settings = json.loads(extra["settings"])
-    model = SoundAutoencoder(tuple(extra["in_shape"]), channels=tuple(settings["channels"]), fit=settings["fit"])
-    training.load_models(path, {"autoencoder": model})
-    return model.to(device).eval(), extra
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = section_defaults("autoencoder")
     parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
@@ -106,12 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
     parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
     parser.add_argument("--standardise", choices=["per_bin", "global", "none"], default=d["standardise"])
-    add_training_arguments(parser)
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> None:
-    training.set_threads(args.threads)
-    device = training.pick_device(args.device)
+    device = training.device_from(args)
     store = load_labelled(args.windows, args.features)
     train_autoencoder(store, args.out_dir, args.seed, args.fit, tuple(args.channels), args.epochs_per_stack,
                       args.batch_size, args.learning_rate, args.standardise, device, amp=bool(args.amp),

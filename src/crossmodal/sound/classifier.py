@@ -1,7 +1,8 @@
 """Train one audio classifier of Table 1 (a representation, a conv depth, a seed) and test it.
 
 Trains on the train split's windows with their instrument labels (13 classes,
-urmp.INSTRUMENT_NAMES), then classifies every window. Writes into --out-dir: ``model.pt``
+urmp.INSTRUMENT_NAMES, on Sub-URMP; a paired-folders dataset's own classes, see
+manifests.class_names), then classifies every window. Writes into --out-dir: ``model.pt``
 (weights + how to rebuild the model), ``result.json`` (test and train accuracy, per-class
 counts, confusion matrix), ``confusion.csv`` (test split; rows true, columns predicted),
 ``metrics.csv`` (per epoch) and ``checkpoint.pt`` (resume; not a workflow output).
@@ -22,17 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal import training
-from crossmodal.models.sound import AudioClassifier, dropout_rates
-from crossmodal.sound.data import (
-    LabelledStore,
-    add_training_arguments,
-    confusion_frame,
-    confusion_matrix,
-    load_labelled,
-    none_or,
-    row_statistics,
-    section_defaults,
-)
+from crossmodal.config import add_device_arguments, none_or, section_defaults
+from crossmodal.evaluation.metrics import accuracy, confusion_matrix
+from crossmodal.models import ENCODING_DIM
+from crossmodal.models.sound import AudioClassifier, build_audio_classifier
+from crossmodal.sound.data import LabelledStore, confusion_frame, load_labelled, row_statistics
 from crossmodal.sound.features import REPRESENTATIONS
 from crossmodal.store import write_csv, write_json
 from crossmodal.urmp import INSTRUMENT_NAMES
@@ -56,24 +51,10 @@ class ClassifierSettings:
     max_freq_bins: int | None = 128
     standardise: str = "per_bin"
 
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> ClassifierSettings:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kept = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
-        return cls(**kept)
 
-
-def build_classifier(in_shape: tuple[int, int], conv_layers: int, settings: ClassifierSettings) -> AudioClassifier:
-    return AudioClassifier(
-        in_shape,
-        n_classes=len(INSTRUMENT_NAMES),
-        conv_layers=conv_layers,
-        channels=settings.channels,
-        fc_units=settings.fc_units,
-        dropout=dropout_rates(settings.dropout, settings.dropout_is),
-        batch_norm=settings.batch_norm,
-        max_freq_bins=settings.max_freq_bins,
-    )
+def build_classifier(in_shape: tuple[int, int], conv_layers: int, settings: ClassifierSettings,
+                     n_classes: int = len(INSTRUMENT_NAMES)) -> AudioClassifier:
+    return build_audio_classifier(in_shape, conv_layers, dataclasses.asdict(settings), n_classes)
 
 
 @torch.no_grad()
@@ -87,12 +68,8 @@ def predict(model: AudioClassifier, features: np.ndarray, rows: np.ndarray, devi
         z = model.encode(x) if encodings else model(x).argmax(1)
         out.append(z.float().cpu().numpy() if encodings else z.cpu().numpy())
     if not out:
-        return np.zeros((0, 128), np.float32) if encodings else np.zeros(0, np.int64)
+        return np.zeros((0, ENCODING_DIM), np.float32) if encodings else np.zeros(0, np.int64)
     return np.concatenate(out)
-
-
-def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
-    return float((labels == predictions).mean()) if len(labels) else float("nan")
 
 
 def train_classifier(
@@ -115,7 +92,7 @@ def train_classifier(
     out_dir = Path(out_dir)
     in_shape = tuple(int(s) for s in store.features.shape[1:])
     training.seed_everything(seed)
-    model = build_classifier(in_shape, conv_layers, settings)
+    model = build_classifier(in_shape, conv_layers, settings, len(store.classes))
     mean, std = row_statistics(store.features, store.train, settings.standardise)
     model.standardise.fit(torch.from_numpy(mean), torch.from_numpy(std))
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
@@ -139,50 +116,38 @@ def train_classifier(
             loss_sum += loss.item() * len(rows)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(rows)
-        test_acc = accuracy(labels[store.test], predict(model, store.features, store.test, run.device))
+        test_acc = accuracy(predict(model, store.features, store.test, run.device), labels[store.test])
         run.end_epoch(epoch, {"loss": loss_sum / seen, "train_accuracy_dropout": correct / seen, "test_accuracy": test_acc})
 
     test_pred = predict(model, store.features, store.test, run.device)
     train_pred = predict(model, store.features, store.train, run.device)
-    matrix = confusion_matrix(labels[store.test], test_pred)
+    matrix = confusion_matrix(test_pred, labels[store.test], len(store.classes))
     per_class = {
         name: {"test_windows": int(matrix[i].sum()), "correct": int(matrix[i, i]),
                "accuracy": float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None}
-        for i, name in enumerate(INSTRUMENT_NAMES)
+        for i, name in enumerate(store.classes)
     }
     result = {
         "representation": rep,
         "conv_layers": conv_layers,
         "seed": seed,
-        "test_accuracy": accuracy(labels[store.test], test_pred),
-        "train_accuracy": accuracy(labels[store.train], train_pred),
+        "test_accuracy": accuracy(test_pred, labels[store.test]),
+        "train_accuracy": accuracy(train_pred, labels[store.train]),
         "n_train": int(len(store.train)),
         "n_test": int(len(store.test)),
         "epochs": settings.epochs,
         "in_shape": list(in_shape),
         "per_class": per_class,
         "confusion": matrix.tolist(),
-        "instruments": list(INSTRUMENT_NAMES),
+        "instruments": list(store.classes),
         "settings": dataclasses.asdict(settings),
         "seconds": time.perf_counter() - started,
     }
     extra = {"kind": "audio_classifier", "representation": rep, "conv_layers": conv_layers, "in_shape": list(in_shape),
              "settings": json.dumps(dataclasses.asdict(settings)), "test_accuracy": result["test_accuracy"],
-             "train_accuracy": result["train_accuracy"], "seed": seed}
+             "train_accuracy": result["train_accuracy"], "seed": seed, "class_names": list(store.classes)}
     run.save_final(out_dir / "model.pt", extra=extra)
     return model, result
-
-
-def load_audio_classifier(path: str | Path, device: torch.device | str = "cpu") -> tuple[AudioClassifier, dict[str, Any]]:
-    """Rebuilds a classifier from its ``model.pt`` (eval mode); returns it and its saved extra."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    extra = payload.get("extra", {})
-    if extra.get("kind") != "audio_classifier":
-        raise training.CheckpointError(f"{path}: is not an audio classifier's model.pt")
-    settings = ClassifierSettings.from_mapping(json.loads(extra["settings"]))
-    model = build_classifier(tuple(extra["in_shape"]), int(extra["conv_layers"]), settings)
-    training.load_models(path, {"classifier": model})
-    return model.to(device).eval(), extra
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-norm", type=int, choices=[0, 1], default=int(d["batch_norm"]))
     parser.add_argument("--max-freq-bins", type=none_or(int), default=d["max_freq_bins"], help="none keeps every bin")
     parser.add_argument("--standardise", choices=["per_bin", "global", "none"], default=d["standardise"])
-    add_training_arguments(parser)
+    add_device_arguments(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> ClassifierSettings:
@@ -217,13 +182,12 @@ def settings_from_args(args: argparse.Namespace) -> ClassifierSettings:
 
 
 def run(args: argparse.Namespace) -> None:
-    training.set_threads(args.threads)
-    device = training.pick_device(args.device)
+    device = training.device_from(args)
     store = load_labelled(args.windows, args.features)
     out_dir = Path(args.out_dir)
     _, result = train_classifier(store, args.rep, args.conv_layers, args.seed, settings_from_args(args),
                                  out_dir, device, amp=bool(args.amp), inputs=(args.windows, args.features))
-    write_csv(out_dir / "confusion.csv", confusion_frame(np.array(result["confusion"])), index=True)
+    write_csv(out_dir / "confusion.csv", confusion_frame(np.array(result["confusion"]), store.classes), index=True)
     write_json(out_dir / "result.json", result)
     log.info("%s, %d conv layers, seed %d: test accuracy %.2f%% (%d windows), %.1f s",
              args.rep, args.conv_layers, args.seed, 100 * result["test_accuracy"], result["n_test"], result["seconds"])

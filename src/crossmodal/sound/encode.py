@@ -18,10 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal import training
-from crossmodal.models.sound import ENCODING_DIM
-from crossmodal.sound.autoencoder import load_sound_autoencoder
-from crossmodal.sound.classifier import accuracy, load_audio_classifier, predict
-from crossmodal.sound.data import add_training_arguments, load_labelled
+from crossmodal.config import add_device_arguments
+from crossmodal.evaluation.metrics import accuracy
+from crossmodal.models import ENCODING_DIM
+from crossmodal.models.sound import load_audio_classifier, load_sound_autoencoder
+from crossmodal.sound.classifier import predict
+from crossmodal.sound.data import load_labelled
 from crossmodal.store import save_array, write_json
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", required=True, help="the store the model reads (lms.npy)")
     parser.add_argument("--out", required=True, help="encodings .npy, float32 [N, 128]")
     parser.add_argument("--summary", required=True, help="JSON record of the model and its accuracy / error")
-    add_training_arguments(parser)
+    add_device_arguments(parser, amp=False)
 
 
 def run(args: argparse.Namespace) -> None:
-    training.set_threads(args.threads)
-    device = training.pick_device(args.device)
+    device = training.device_from(args)
     store = load_labelled(args.windows, args.features)
     if args.kind == "classifier":
         model, extra = load_audio_classifier(args.model, device)
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> None:
                **{k: v for k, v in extra.items() if k not in {"kind", "settings"}}}
     if args.kind == "classifier":
         for split, rows in (("train", store.train), ("test", store.test)):
-            summary[f"{split}_accuracy"] = accuracy(store.labels[rows], predict(model, store.features, rows, device))
+            summary[f"{split}_accuracy"] = accuracy(predict(model, store.features, rows, device), store.labels[rows])
         log.info("sound classifier: test accuracy %.2f%% (paper 80%%)", 100 * summary["test_accuracy"])
     else:
         for split, rows in (("train", store.train), ("test", store.test)):

@@ -12,8 +12,9 @@ import logging
 import torch
 from tqdm import tqdm
 
+from crossmodal.config import none_or, section_defaults
+from crossmodal.manifests import read_windows
 from crossmodal.sound import features
-from crossmodal.sound.data import none_or, read_windows, section_defaults
 from crossmodal.store import create_array, load_window_audio
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossmodal.sound.data import read_windows
+from crossmodal.manifests import read_windows
 from crossmodal.sound.features import PAPER_NAMES
 from crossmodal.store import atomic_output, load_window_audio, open_array
 
