@@ -5,6 +5,8 @@ import pytest
 from workflow_helpers import make_workdir, planned_rules, snakemake
 
 from crossmodal import manifests
+from crossmodal.config import section_defaults
+from crossmodal.dataset.panels import PANEL_FITS
 
 pytestmark = pytest.mark.workflow
 
@@ -41,5 +43,19 @@ def test_finished_run_schedules_nothing(data_run):
 def test_changing_stride_reruns_extraction_and_what_follows_only(data_run):
     (data_run / "stride.yaml").write_text("dataset: {window_s: 0.5, stride_s: 0.2, audio_sr: 44100, image_size: 64}\n")
     plan = planned_rules(data_run, *TARGETS, extra=("--configfile", "config.yaml", "tiny.yaml", "stride.yaml"))
-    assert set(plan) == {"extract_track", "windows", "dataset_report"}
-    assert plan["extract_track"] == 11
+    assert set(plan) == {"extract_piece", "windows", "dataset_report"}
+    assert plan["extract_piece"] == 3  # one job per piece (11 tracks in 3 pieces)
+
+
+def test_a_data_panels_override_reruns_that_piece_only_and_panel_fit_reruns_every_piece(data_run):
+    summary = pd.read_csv(data_run / "results/manifests/pieces/15_Surprise_tpt_tpt_tbn.csv")
+    assert summary["track_id"].tolist() == ["15_Surprise_1_tpt", "15_Surprise_2_tpt", "15_Surprise_3_tbn"]
+    assert summary["right_px"].tolist() == [48, 96, 144]  # equal 48 px panels by default
+    (data_run / "panels.yaml").write_text(
+        "data: {source: demo, panels: {15_Surprise_tpt_tpt_tbn: [[0, 50], [46, 98], [94, 144]]}}\n")
+    plan = planned_rules(data_run, *TARGETS, extra=("--configfile", "config.yaml", "tiny.yaml", "panels.yaml"))
+    assert plan == {"extract_piece": 1, "windows": 1, "dataset_report": 1}
+    other = next(fit for fit in PANEL_FITS if fit != section_defaults("dataset")["panel_fit"])
+    (data_run / "fit.yaml").write_text(f"dataset: {{panel_fit: {other}}}\n")
+    plan = planned_rules(data_run, *TARGETS, extra=("--configfile", "config.yaml", "tiny.yaml", "fit.yaml"))
+    assert plan == {"extract_piece": 3, "windows": 1, "dataset_report": 1}

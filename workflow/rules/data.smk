@@ -1,4 +1,5 @@
 # Stage 1, the paper's Sec. 4: a URMP tree -> tracks -> per-track windows -> Sub-URMP pairs.
+import json
 
 
 rule demo_urmp:
@@ -64,47 +65,81 @@ checkpoint tracks:
         " --train-fraction {params.train_fraction} {params.split_file} --seed {params.seed} 2> {log}"
 
 
-rule extract_track:
+def piece_tracks(wildcards):
+    """The tracks manifest's rows of the wildcard's piece, in part order."""
+    tracks = tracks_table()
+    return tracks[tracks["piece"] == wildcards.piece].sort_values("part")
+
+
+def piece_field(field):
+    """An input/params function returning one column of the wildcard's piece (same for all its tracks)."""
+    return lambda wildcards: piece_tracks(wildcards)[field].iloc[0]
+
+
+def piece_boxes(wildcards):
+    """--boxes LEFT,RIGHT ... of the piece's data.panels override (ints stay pixels, floats fractions)."""
+    boxes = config["data"]["panels"].get(wildcards.piece)
+    return "--boxes " + " ".join(f"{json.dumps(l)},{json.dumps(r)}" for l, r in boxes) if boxes else ""
+
+
+def piece_summaries(wildcards):
+    """One extraction summary per piece of the tracks manifest (the per-piece jobs' outputs)."""
+    pieces = tracks_table()["piece"].unique()
+    return expand(f"{RESULTS}/manifests/pieces/{{piece}}.csv", piece=pieces)
+
+
+# One job per piece: the ensemble video is decoded once and every kept player's frames, audio
+# and windows are written to results/tracks/<track>/ (frames.npy, audio.npy, windows.parquet,
+# each track all or none); the summary (boxes, fit, window counts) is written last.
+rule extract_piece:
     input:
-        video=track_field("video_path"),
-        audio=track_field("audio_path"),
+        video=piece_field("video_path"),
+        audio=lambda wildcards: list(piece_tracks(wildcards)["audio_path"]),
     output:
-        frames=f"{RESULTS}/tracks/{{track}}/frames.npy",
-        audio=f"{RESULTS}/tracks/{{track}}/audio.npy",
-        windows=f"{RESULTS}/tracks/{{track}}/windows.parquet",
+        summary=f"{RESULTS}/manifests/pieces/{{piece}}.csv",
     log:
-        f"{LOGS}/extract/{{track}}.log",
+        f"{LOGS}/extract/{{piece}}.log",
     benchmark:
-        f"{BENCH}/extract/{{track}}.tsv"
+        f"{BENCH}/extract/{{piece}}.tsv"
+    wildcard_constraints:
+        piece=r"\d{2}_[A-Za-z0-9]+(_[a-z]+)+",
     params:
-        part=track_field("part"),
-        n_parts=track_field("n_parts"),
+        tracks=lambda wildcards: " ".join(
+            f"--track {row.track_id} {row.part} {row.audio_path}"
+            for row in piece_tracks(wildcards).itertuples()
+        ),
+        n_parts=piece_field("n_parts"),
+        boxes=piece_boxes,
+        panel_fit=config["dataset"]["panel_fit"],
         window=config["dataset"]["window_s"],
         stride=config["dataset"]["stride_s"],
         sr=config["dataset"]["audio_sr"],
         image_size=config["dataset"]["image_size"],
+        out_root=f"{RESULTS}/tracks",
     threads: 2
     shell:
-        "{CLI} extract --track-id {wildcards.track} --video {input.video} --audio {input.audio}"
-        " --panel {params.part} --panels {params.n_parts} --window {params.window}"
+        "{CLI} extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
+        " {params.tracks} {params.boxes} --panel-fit {params.panel_fit} --window {params.window}"
         " --stride {params.stride} --sr {params.sr} --image-size {params.image_size}"
-        " --threads {threads} --out-dir $(dirname {output.frames}) 2> {log}"
+        " --threads {threads} --out-root {params.out_root} --summary {output.summary} 2> {log}"
 
 
 rule windows:
     input:
         tracks=rules.tracks.output[0],
-        track_windows=lambda wildcards: expand(
-            f"{RESULTS}/tracks/{{track}}/windows.parquet", track=track_ids()
-        ),
+        pieces=piece_summaries,
     output:
         f"{RESULTS}/manifests/windows.parquet",
     log:
         f"{LOGS}/windows.log",
     benchmark:
         f"{BENCH}/windows.tsv"
+    params:
+        track_windows=lambda wildcards: expand(
+            f"{RESULTS}/tracks/{{track}}/windows.parquet", track=track_ids()
+        ),
     shell:
-        "{CLI} windows --tracks {input.tracks} --out {output} {input.track_windows} 2> {log}"
+        "{CLI} windows --tracks {input.tracks} --out {output} {params.track_windows} 2> {log}"
 
 
 rule dataset_report:
