@@ -74,8 +74,11 @@ def load_soundfont(path: Path | None) -> bytes:
 
 
 def render_part(notes: np.ndarray, instrument: str, duration_s: float, soundfont: bytes,
-                sr: int = SR) -> np.ndarray:
+                sr: int = SR, program: int | None = None, drums: bool = False) -> np.ndarray:
     """One player's track: ``notes [shape=(n, 3)]`` (onset s, pitch Hz, duration s) -> audio.
+
+    ``program``: the General MIDI program (default GM_PROGRAM[instrument]); ``drums``: play
+    the notes' keys on the GM percussion channel (10) with the SoundFont's drum kit ``program``.
 
     Returns ``np.ndarray [shape=(round(duration_s * sr),), dtype=float32]``, mono (mean of the
     synthesizer's stereo), scaled to a peak of PART_PEAK (all zeros when there are no notes).
@@ -87,10 +90,12 @@ def render_part(notes: np.ndarray, instrument: str, duration_s: float, soundfont
     stereo = np.zeros((n_samples, 2), dtype=np.float32)
     synth = tinysoundfont.Synth(samplerate=sr)
     sfid = synth.sfload(soundfont)
+    program = GM_PROGRAM[instrument] if program is None else program
+    channel, bank = (9, 128) if drums else (0, 0)
     try:
-        synth.program_select(0, sfid, 0, GM_PROGRAM[instrument])
+        synth.program_select(channel, sfid, bank, program, is_drums=drums)
     except RuntimeError as err:
-        raise SoundFontError(f"the SoundFont has no General MIDI program {GM_PROGRAM[instrument]} "
+        raise SoundFontError(f"the SoundFont has no General MIDI {'drum kit' if drums else 'program'} {program} "
                              f"for {instrument} ({err})") from err
 
     # (sample, order, key, tuning): note-offs (order 0) before note-ons (order 1) at one sample.
@@ -108,10 +113,10 @@ def render_part(notes: np.ndarray, instrument: str, duration_s: float, soundfont
             synth.generate_simple(sample - cursor, buffer=memoryview(stereo[cursor:sample]).cast("B"))
             cursor = sample
         if order:
-            synth.set_tuning(0, tuning)
-            synth.noteon(0, key, VELOCITY)
+            synth.set_tuning(channel, tuning)
+            synth.noteon(channel, key, VELOCITY)
         else:
-            synth.noteoff(0, key)
+            synth.noteoff(channel, key)
     if cursor < n_samples:
         synth.generate_simple(n_samples - cursor, buffer=memoryview(stereo[cursor:]).cast("B"))
 
