@@ -89,9 +89,11 @@ def _judged_images(judge, generator, encodings, ids, seed, device, batch_size) -
 def run(args: argparse.Namespace) -> None:
     from crossmodal import store
     from crossmodal.evaluation.generate import iter_lms
-    from crossmodal.evaluation.inputs import device_from, load_generator, open_encodings, read_windows
+    from crossmodal.evaluation.inputs import load_generator, open_encodings
+    from crossmodal.manifests import read_windows
     from crossmodal.pitch.judges import PitchJudge
     from crossmodal.pitch.windows import read_pitch
+    from crossmodal.training import device_from
 
     started = time.perf_counter()
     device = device_from(args)

@@ -191,7 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from crossmodal import store
-    from crossmodal.evaluation.inputs import read_windows
+    from crossmodal.manifests import read_windows
     from crossmodal.pitch.windows import read_pitch
     from crossmodal.training import pick_device, run_fingerprint, set_threads
 
