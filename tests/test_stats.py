@@ -75,3 +75,20 @@ def test_instrument_summary_counts_instruments_above_chance_and_names_the_worst(
     per_instrument = pd.Series({"violin": 0.9, "viola": 0.05, "cello": 0.5, "tuba": np.nan})
     summary = stats.instrument_summary(per_instrument, chance=1 / 13)
     assert summary == {"instruments": 3, "above_chance": 2, "worst_instrument": "viola", "worst_accuracy": 0.05}
+
+
+def test_score_rows_with_tracks_carry_intervals_and_the_instrument_summary():
+    from crossmodal.evaluation.metrics import score_rows
+
+    labels = np.repeat([0, 1, 2], 40)
+    predictions = np.where(labels == 2, 0, labels)          # instrument 2 always wrong
+    predictions[:10] = 1                                     # instrument 0: one of its 4 tracks wrong
+    tracks = np.repeat(np.arange(12), 10)
+    rows = score_rows("S2I-C", "test", labels, predictions, float("nan"), classes=("a", "b", "c"), groups=tracks)
+    overall, a, b, c = rows
+    assert overall["accuracy"] == pytest.approx(70 / 120)
+    assert overall["ci_low"] < overall["accuracy"] < overall["ci_high"]
+    assert (overall["instruments"], overall["above_chance"], overall["worst_instrument"]) == (3, 2, "c")
+    assert (b["ci_low"], b["ci_high"]) == (1.0, 1.0) and (c["ci_low"], c["ci_high"]) == (0.0, 0.0)
+    assert a["ci_low"] < 0.75 < a["ci_high"]
+    assert "ci_low" not in score_rows("real", "test", labels, predictions, float("nan"), classes=("a", "b", "c"))[0]

@@ -44,6 +44,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "window-pitch": ("crossmodal.pitch.windows", "median voiced F0 and voiced share of every window (pitch.parquet)"),
     "pitch-judge": ("crossmodal.pitch.judges", "train a pitch judge: an image one per instrument, or one on LMS"),
     "eval-pitch": ("crossmodal.pitch.agreement", "pitch agreement of pose S2I, S2I-C and I2S outputs with their input"),
+    "scorecard": ("crossmodal.evaluation.scorecard", "every number the paper reports beside ours, its interval and its data"),
 }
 
 

@@ -12,3 +12,4 @@ localrules:
     table1,  # gathers the classifiers' result files
     fig3,  # one window's five representations, read from the stores
     human_eval_report,  # Table 4 and Fig. 8 from the raters' score files
+    scorecard,  # the paper's numbers beside ours, from the result tables

@@ -139,6 +139,109 @@ rule eval_pose:
         " --device {config[training][device]} --threads {threads} 2> {log}"
 
 
+
+# Beyond the paper: the pitch of every window, pitch judges, and how well generated outputs keep
+# the pitch of their input (results/pitch_agreement.csv; crossmodal.pitch).
+PITCH = config["pitch"]
+PITCH_DIR = f"{RESULTS}/models/pitch_judges"
+PITCH_JUDGE_FLAGS = (
+    f"--epochs {PITCH['judge_epochs']} --batch-size {PITCH['judge_batch_size']}"
+    f" --learning-rate {PITCH['judge_learning_rate']} --width {PITCH['judge_width']}"
+    f" --min-voiced {PITCH['min_voiced_fraction']} --seed {config['seed']}"
+)
+
+
+rule window_pitch:
+    input:
+        windows=rules.windows.output[0],
+        tracks=rules.tracks.output[0],
+    output:
+        f"{RESULTS}/manifests/pitch.parquet",
+    log:
+        f"{LOGS}/window_pitch.log",
+    benchmark:
+        f"{BENCH}/window_pitch.tsv"
+    params:
+        sr=config["dataset"]["audio_sr"],
+    shell:
+        "{CLI} window-pitch --windows {input.windows} --tracks {input.tracks} --sr {params.sr} --out {output} 2> {log}"
+
+
+rule pitch_judge_image:
+    input:
+        windows=rules.windows.output[0],
+        pitch=rules.window_pitch.output[0],
+    output:
+        f"{PITCH_DIR}/image_{{pose_instrument}}/model.pt",
+    log:
+        f"{LOGS}/pitch_judge_image_{{pose_instrument}}.log",
+    benchmark:
+        f"{BENCH}/pitch_judge_image_{{pose_instrument}}.tsv"
+    params:
+        flags=PITCH_JUDGE_FLAGS,
+        amp=int(config["training"]["amp"]),
+    threads: 2
+    shell:
+        "{CLI} pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
+        " --pitch {input.pitch} {params.flags} --device {config[training][device]} --amp {params.amp}"
+        " --threads {threads} --out {output} 2> {log}"
+
+
+rule pitch_judge_sound:
+    input:
+        windows=rules.windows.output[0],
+        pitch=rules.window_pitch.output[0],
+        lms=f"{RESULTS}/features/lms.npy",
+    output:
+        f"{PITCH_DIR}/sound/model.pt",
+    log:
+        f"{LOGS}/pitch_judge_sound.log",
+    benchmark:
+        f"{BENCH}/pitch_judge_sound.tsv"
+    params:
+        flags=PITCH_JUDGE_FLAGS,
+        amp=int(config["training"]["amp"]),
+    threads: 2
+    shell:
+        "{CLI} pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
+        " {params.flags} --device {config[training][device]} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
+
+
+rule eval_pitch:
+    input:
+        expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+        expand(f"{PITCH_DIR}/image_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+        windows=rules.windows.output[0],
+        pitch=rules.window_pitch.output[0],
+        sound_encodings=S2I_ENCODINGS["S2I-C"],
+        s2i_c=f"{GAN_DIR}/s2i_c/model.pt",
+        i2s=f"{GAN_DIR}/i2s/model.pt",
+        image_encodings=rules.image_classifier.output.encodings,
+        sound_judge=rules.pitch_judge_sound.output[0],
+        lms=f"{RESULTS}/features/lms.npy",
+    output:
+        report(f"{RESULTS}/pitch_agreement.csv", caption="../report/pitch_agreement.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/eval_pitch.log",
+    benchmark:
+        f"{BENCH}/eval_pitch.tsv"
+    params:
+        models=" ".join(
+            f"--pose {i} {GAN_DIR}/pose_s2i_{i}/model.pt --image-judge {i} {PITCH_DIR}/image_{i}/model.pt"
+            for i in GAN["pose_instruments"]
+        ),
+        min_voiced=PITCH["min_voiced_fraction"],
+        n_boot=EVAL["bootstrap"],
+        runtime=EVAL_RUNTIME,
+    threads: 2
+    shell:
+        "{CLI} eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
+        " {params.models} --s2i-c {input.s2i_c} --i2s {input.i2s} --image-encodings {input.image_encodings}"
+        " --sound-judge {input.sound_judge} --lms {input.lms} --min-voiced {params.min_voiced}"
+        " --n-boot {params.n_boot} {params.runtime} --out {output} --device {config[training][device]}"
+        " --threads {threads} 2> {log}"
+
+
 rule eval_fig1:
     input:
         S2I_INPUTS,
@@ -201,11 +304,37 @@ rule human_eval_report:
         " --fig8 {output.fig8} 2> {log}"
 
 
+
+rule scorecard:
+    input:
+        table1=rules.table1.output.table,
+        table2=rules.dataset_report.output.table2,
+        table5=rules.eval_table5.output[0],
+        i2s=rules.eval_i2s.output.accuracy,
+        image_accuracy=rules.image_classifier.output.accuracy,
+        table4=rules.human_eval_report.output.table if glob.glob(f"{HUMAN_SCORES}/*.csv") else [],
+    output:
+        report(f"{RESULTS}/scorecard.csv", caption="../report/scorecard.rst", category="Evaluation"),
+    log:
+        f"{LOGS}/scorecard.log",
+    benchmark:
+        f"{BENCH}/scorecard.tsv"
+    params:
+        source=config["data"]["source"],
+        table4=lambda wildcards, input: f"--table4 {input.table4}" if input.table4 else "",
+    shell:
+        "{CLI} scorecard --source {params.source} --table1 {input.table1} --table2 {input.table2}"
+        " --table5 {input.table5} --i2s {input.i2s} --image-accuracy {input.image_accuracy} {params.table4}"
+        " --out {output} 2> {log}"
+
+
 FINAL_TARGETS["evaluation"] = [
     *rules.eval_table5.output,
     *rules.eval_evolution.output,
     *rules.eval_i2s.output,
     *rules.eval_pose.output,
+    *rules.eval_pitch.output,
+    *rules.scorecard.output,
     *rules.eval_fig1.output,
     *rules.human_eval_page.output,
     # Table 4 and Fig. 8 once raters have put score files in evaluation.human_scores_dir.

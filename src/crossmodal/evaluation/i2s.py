@@ -126,9 +126,10 @@ def run(args: argparse.Namespace) -> None:
         labels = labels_all[ids]
         fake_pred, fake_codes, real_pred, real_codes = judge_lms(judge, generator, encodings, lms_store, ids,
                                                                  args.seed, device, args.batch_size)
-        rows += score_rows("real", split, labels, real_pred, float("nan"))
+        tracks = windows["track_id"].to_numpy()[ids]  # CIs resample tracks (evaluation.stats)
+        rows += score_rows("real", split, labels, real_pred, float("nan"), groups=tracks, seed=args.seed)
         rows += score_rows("I2S", split, labels, fake_pred, fid_or_nan(real_codes, fake_codes),
-                           PAPER_I2S_ACCURACY.get(split, float("nan")))
+                           PAPER_I2S_ACCURACY.get(split, float("nan")), groups=tracks, seed=args.seed)
         log.info("I2S, %s images: sound-classifier accuracy %.2f%% on generated LMS, %.2f%% on real LMS", split,
                  100 * metrics.accuracy(fake_pred, labels), 100 * metrics.accuracy(real_pred, labels))
         if split == "test" or test_result is None:

@@ -216,9 +216,16 @@ def fid_or_nan(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def score_rows(method: str, split: str, labels: np.ndarray, predictions: np.ndarray, fid: float,
-               paper: float = float("nan"), classes: tuple[str, ...] = INSTRUMENT_NAMES) -> list[dict]:
+               paper: float = float("nan"), classes: tuple[str, ...] = INSTRUMENT_NAMES,
+               groups: np.ndarray | None = None, seed: int = 0) -> list[dict]:
     """Table rows: one over all instruments, one per instrument present in ``labels``
-    (``classes``: what the labels index, manifests.class_names)."""
+    (``classes``: what the labels index, manifests.class_names).
+
+    With ``groups`` (the track of every sample), every row gets a 95% interval resampling
+    tracks (ci_low, ci_high; evaluation.stats), and the "all" row how many instruments beat
+    chance (1 / len(classes)) and the worst one."""
+    from crossmodal.evaluation import stats
+
     per_class = per_class_accuracy(predictions, labels, len(classes))
     rows = [{"method": method, "split": split, "instrument": "all", "n": int(labels.size),
              "accuracy": accuracy(predictions, labels), "fid": fid, "paper_accuracy": paper}]
@@ -226,4 +233,13 @@ def score_rows(method: str, split: str, labels: np.ndarray, predictions: np.ndar
         rows.append({"method": method, "split": split, "instrument": classes[label],
                      "n": int((labels == label).sum()), "accuracy": float(per_class[label]),
                      "fid": float("nan"), "paper_accuracy": float("nan")})
+    if groups is not None:
+        correct = np.asarray(predictions) == np.asarray(labels)
+        groups = np.asarray(groups)
+        rows[0].update(stats.ci_columns(stats.accuracy_ci(correct, groups, seed=seed)))
+        for row, label in zip(rows[1:], np.unique(labels)):
+            mine = labels == label
+            row.update(stats.ci_columns(stats.accuracy_ci(correct[mine], groups[mine], seed=seed)))
+        by_instrument = pd.Series({row["instrument"]: row["accuracy"] for row in rows[1:]}, dtype=float)
+        rows[0].update(stats.instrument_summary(by_instrument, chance=1 / len(classes)))
     return rows

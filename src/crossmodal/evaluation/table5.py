@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> None:
             continue
         labels = labels_all[ids]
         real_pred, real_codes = judge_real(judge, windows, ids)
-        rows += score_rows("real", split, labels, real_pred, float("nan"), classes=classes)
+        tracks = windows["track_id"].to_numpy()[ids]  # CIs resample tracks (evaluation.stats)
+        rows += score_rows("real", split, labels, real_pred, float("nan"), classes=classes, groups=tracks,
+                           seed=args.seed)
         log.info("Gamma on %d real %s frames: %.2f%%", len(ids), split, 100 * metrics.accuracy(real_pred, labels))
         for name, model_path, encodings_path in args.gan:
             generator, _ = load_generator(model_path, "s2i", device)
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
                                           f"{name} {split}")
             fid = fid_or_nan(real_codes, codes)
             paper = paper_table.get((name, split), float("nan"))
-            rows += score_rows(name, split, labels, pred, fid, paper, classes)
+            rows += score_rows(name, split, labels, pred, fid, paper, classes, groups=tracks, seed=args.seed)
             log.info("%s, %s sounds: Gamma accuracy %.2f%% (paper %.2f%%), FID %.2f", name, split,
                      100 * metrics.accuracy(pred, labels), 100 * paper, fid)
     if not rows:
