@@ -48,6 +48,19 @@ def test_page_hides_every_method_name_and_the_key_lives_in_its_own_file(tmp_path
     assert len(key) == 16 and sorted(key.set_id.unique()) == ["cello-01", "cello-02", "flute-01", "flute-02"]
 
 
+def test_the_key_is_written_outside_the_folder_sent_to_raters_and_never_inside(tmp_path):
+    """Zipping the page's folder must not unblind it: the default key lies beside the folder, a
+    key asked for inside it is refused, and one an older version left there is removed."""
+    sets, _ = image_sets()
+    (tmp_path / "page").mkdir()
+    (tmp_path / "page" / "key.csv").write_text("left by an older version\n")
+    key = he.write_page(tmp_path / "page", sets, seed=3)
+    assert pd.read_csv(tmp_path / "page_key.csv").equals(key)
+    assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["images", "index.html"]
+    with pytest.raises(he.HumanEvalError, match="must not lie inside"):
+        he.write_page(tmp_path / "page", sets, seed=3, key_path=tmp_path / "page" / "images" / "k.csv")
+
+
 def test_page_shows_table4_scale_and_every_image_slot(tmp_path):
     sets, _ = image_sets()
     key = he.write_page(tmp_path, sets, seed=3)
@@ -256,6 +269,10 @@ def test_clicking_through_the_page_downloads_the_expected_score_csv(tmp_path, br
 
     loaded = browser.script("return Array.from(document.images).map(i => i.complete && i.naturalWidth);")
     assert loaded == [64] * 12  # every image file found beside the page, from file://
+    shown = "return Array.from(document.images).map(i => i.getBoundingClientRect().width);"
+    assert browser.script(shown) == [128] * 12  # enlarged by default
+    browser.click("#paper-size")
+    assert browser.script(shown) == [64] * 12  # the paper's 64x64, pixel for pixel
     assert browser.script("return document.body.innerText.includes('Instrument: double bass');")
 
     # Saving without a name is refused with a message, and nothing is downloaded.
@@ -292,6 +309,9 @@ def test_clicking_through_the_page_downloads_the_expected_score_csv(tmp_path, br
     browser.go((tmp_path / "page" / "index.html").as_uri())
     assert browser.script("return document.getElementById('progress').textContent;") == "11 of 12 images scored"
     assert browser.script("return document.getElementById('rater').value;") == "Ann, rater"
+    assert browser.script(shown) == [64] * 12  # and the size the rater chose
+    browser.click("#paper-size")
+    assert browser.script(shown) == [128] * 12
     assert browser.script(f"return document.querySelector('input[name=\"score_{first.set_id}_{first.image_slot}\"]:checked').value;") == "0"
 
 
@@ -304,7 +324,7 @@ def test_report_step_writes_table4_and_fig8_from_a_scores_folder(tmp_path):
     key = he.write_page(tmp_path / "page", sets, seed=2)
     (tmp_path / "scores").mkdir()
     write_scores(tmp_path / "scores" / "ann.csv", [(r.set_id, r.image_slot, 2) for r in key.itertuples()], "ann")
-    argv = ["human-eval-report", "--key", str(tmp_path / "page" / "key.csv"), "--scores-dir",
+    argv = ["human-eval-report", "--key", str(tmp_path / "page_key.csv"), "--scores-dir",
             str(tmp_path / "scores"), "--table", str(tmp_path / "t4.csv"), "--fig8", str(tmp_path / "fig8.png")]
     assert cli.main(argv) == 0
     table = pd.read_csv(tmp_path / "t4.csv")
@@ -316,8 +336,8 @@ def test_report_step_without_score_files_fails_naming_the_folder(tmp_path, caplo
     from crossmodal import cli
 
     sets, _ = image_sets()
-    he.write_page(tmp_path, sets, seed=2)
-    argv = ["human-eval-report", "--key", str(tmp_path / "key.csv"), "--scores-dir", str(tmp_path / "none"),
+    he.write_page(tmp_path / "page", sets, seed=2)
+    argv = ["human-eval-report", "--key", str(tmp_path / "page_key.csv"), "--scores-dir", str(tmp_path / "none"),
             "--table", str(tmp_path / "t4.csv"), "--fig8", str(tmp_path / "fig8.png")]
     assert cli.main(argv) == 1
     assert "no score files" in caplog.text and "none" in caplog.text

@@ -2,7 +2,8 @@
 #   Table 5 / Fig. 9   the image classifier Gamma on images from train- and test-split sounds
 #   I2S accuracy       the sound classifier on generated LMS, Fig. 11, Griffin-Lim WAVs
 #   Fig. 1, Fig. 10    generated images per instrument; pose generations for a sound sequence
-#   human evaluation   a blinded page (results/human_eval/index.html); when raters' score files
+#   human evaluation   a blinded page (results/human_eval/index.html; the key that unblinds it is
+#                      results/human_eval_key.csv, outside the folder); when raters' score files
 #                      are in evaluation.human_scores_dir, Table 4 and Fig. 8 from them
 # The steps read the GANs' model.pt; Fig. 9 also reads the checkpoints/ kept beside it.
 import glob
@@ -272,7 +273,7 @@ rule human_eval_page:
     output:
         page=report(f"{HUMAN_EVAL}/index.html", caption="../report/human_eval_page.rst", category="Human evaluation"),
         images=directory(f"{HUMAN_EVAL}/images"),
-        key=f"{HUMAN_EVAL}/key.csv",
+        key=f"{HUMAN_EVAL}_key.csv",  # outside the folder sent to raters
     log:
         f"{LOGS}/human_eval_page.log",
     benchmark:

@@ -5,7 +5,9 @@ ground-truth frame) without telling them which image comes from which method, an
 score from 0 to 3 (Table 4). Here that is a static page that works from file:// (images are
 PNG files beside it) and saves the scores as a CSV file built in the browser. The order of the
 four images in each set is shuffled with a seed, and the key that unblinds it is written to a
-separate CSV that the page never reads: send raters ``index.html`` and ``images/`` only.
+CSV outside the page's folder (by default ``<folder>_key.csv`` beside it), so the folder can be
+zipped and sent whole without unblinding anything. The page shows the images at the paper's
+64x64 (Sec. 5.2.1: "all images are evaluated at size 64x64") or enlarged, as the rater toggles.
 
 Score files that raters send back go in one folder; :func:`score_table` unblinds them with the
 key into the mean score per method (and per instrument), from which Fig. 8 is drawn.
@@ -91,15 +93,27 @@ def blind(sets: list[ImageSet], seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(KEY_COLUMNS))
 
 
+def default_key_path(out_dir: str | os.PathLike) -> Path:
+    """``<out_dir>_key.csv``, beside the folder sent to raters, never inside it."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f"{out_dir.name}_key.csv"
+
+
 def write_page(out_dir: str | os.PathLike, sets: list[ImageSet], seed: int,
                key_path: str | os.PathLike | None = None, title: str = "Sound-to-image: human evaluation") -> pd.DataFrame:
     """Writes ``out_dir/index.html`` and ``out_dir/images/*.png``, and the key CSV to
-    ``key_path`` (default ``out_dir/key.csv``). Returns the key.
+    ``key_path`` (default :func:`default_key_path`), which must lie outside ``out_dir``: the
+    folder is what raters get. Returns the key.
 
     Images that an earlier run left in ``images/`` and that this page does not use are
-    removed, so the folder is exactly what the page shows.
+    removed, and so is a key an older version wrote inside the folder, so the folder is
+    exactly what the page shows.
     """
     out_dir = Path(out_dir)
+    key_path = Path(key_path) if key_path else default_key_path(out_dir)
+    if key_path.resolve().is_relative_to(out_dir.resolve()):
+        raise HumanEvalError(f"{key_path}: the key must not lie inside {out_dir}, the folder sent to raters "
+                             "(it would unblind the sets)")
     key = blind(sets, seed)
     images_dir = out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +132,8 @@ def write_page(out_dir: str | os.PathLike, sets: list[ImageSet], seed: int,
     for stale in images_dir.glob("*.png"):
         if stale.name not in used:
             stale.unlink()
-    write_csv(Path(key_path) if key_path else out_dir / "key.csv", key)
+    (out_dir / "key.csv").unlink(missing_ok=True)
+    write_csv(key_path, key)
     write_text(out_dir / "index.html", render_page(key, title, content.hexdigest()[:16]))
     return key
 
@@ -234,6 +249,7 @@ _PAGE = r"""<!DOCTYPE html>
   .images { display: flex; gap: 1em; flex-wrap: wrap; }
   figure { margin: 0; }
   figure img { width: 128px; height: 128px; image-rendering: pixelated; display: block; }
+  body.paper-size figure img { width: 64px; height: 64px; }
   figcaption label { display: block; font-size: 0.85em; }
   #bar { padding: 0.5em 0; border-bottom: 1px solid #ccc; }
   #message { color: #a00; }
@@ -246,6 +262,8 @@ image from 0 to 3 with this guideline, then save your scores and send the CSV fi
 <table class="guide"><tr><th>Score</th><th>Meaning</th></tr>__GUIDELINE__</table>
 <div id="bar">
   <label>Your name: <input id="rater" type="text" autocomplete="off"></label>
+  <label title="The paper's raters saw 64x64 images"><input id="paper-size" type="checkbox"> images at the
+    paper's size (64x64; unticked: enlarged 2x)</label>
   <span id="progress"></span>
   <button id="download" type="button">Save scores (CSV)</button>
   <a id="download-link" style="display:none">scores.csv</a>
@@ -333,8 +351,20 @@ function saveState() {
   } catch (e) { /* storage may be unavailable; scores still live in the page */ }
 }
 
+function setPaperSize(on) {
+  document.getElementById("paper-size").checked = on;
+  document.body.classList.toggle("paper-size", on);
+}
+
+function saveView() {
+  setPaperSize(document.getElementById("paper-size").checked);
+  try { localStorage.setItem(STORE + "-view", document.body.classList.contains("paper-size") ? "64" : "128"); }
+  catch (e) { /* storage may be unavailable */ }
+}
+
 function restoreState() {
   let state = null;
+  try { setPaperSize(localStorage.getItem(STORE + "-view") === "64"); } catch (e) { /* default: enlarged */ }
   try { state = JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { state = null; }
   if (!state) return;
   document.getElementById("rater").value = state.rater || "";
@@ -377,6 +407,7 @@ render();
 restoreState();
 updateProgress();
 document.getElementById("rater").addEventListener("input", saveState);
+document.getElementById("paper-size").addEventListener("change", saveView);
 document.getElementById("download").addEventListener("click", download);
 </script>
 </body>
