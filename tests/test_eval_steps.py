@@ -217,11 +217,11 @@ def test_pose_fig1_and_human_eval_page_steps_write_their_outputs(world, tmp_path
             str(world / "image_encodings.npy"), "--lms", str(world / "lms.npy"), "--out", str(tmp_path / "fig1.png")]
     assert cli.main(fig1) == 0
     page = ["human-eval-page", *common(world), *gans(world), "--sets", "3",
-            "--out-dir", str(tmp_path / "human_eval"), "--key", str(tmp_path / "human_eval" / "key.csv")]
+            "--out-dir", str(tmp_path / "human_eval"), "--key", str(tmp_path / "human_eval_key.csv")]
     assert cli.main(page) == 0
     for name in ("fig10.png", "fig1.png"):
         assert Image.open(tmp_path / name).size[0] > 200
-    key = pd.read_csv(tmp_path / "human_eval" / "key.csv")
+    key = pd.read_csv(tmp_path / "human_eval_key.csv")
     assert len(key) == 2 * 3 * 4 and set(key.instrument) == set(INSTRUMENTS)
     # The ground-truth slot holds the window's real frame.
     windows = manifests.read(world / "windows.parquet", "windows")

@@ -120,8 +120,10 @@ rule eval_i2s:
 rule eval_pose:
     input:
         expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+        expand(f"{RESULTS}/models/pitch_judges/image_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
         windows=rules.windows.output[0],
         encodings=S2I_ENCODINGS["S2I-C"],
+        pitch=f"{RESULTS}/manifests/pitch.parquet",
     output:
         report(f"{FIGURES}/fig10_pose.png", caption="../report/fig10.rst", category="Evaluation"),
     log:
@@ -129,13 +131,16 @@ rule eval_pose:
     benchmark:
         f"{BENCH}/eval_pose.tsv"
     params:
-        gans=" ".join(f"--gan {i} {GAN_DIR}/pose_s2i_{i}/model.pt" for i in GAN["pose_instruments"]),
+        gans=" ".join(
+            f"--gan {i} {GAN_DIR}/pose_s2i_{i}/model.pt --pitch-judge {i} {RESULTS}/models/pitch_judges/image_{i}/model.pt"
+            for i in GAN["pose_instruments"]
+        ),
         length=EVAL["pose_length"],
         step=EVAL["pose_step"],
         runtime=EVAL_RUNTIME,
     threads: 2
     shell:
-        "{CLI} eval-pose --windows {input.windows} --encodings {input.encodings} {params.gans}"
+        "{CLI} eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
         " --length {params.length} --step {params.step} {params.runtime} --out {output}"
         " --device {config[training][device]} --threads {threads} 2> {log}"
 

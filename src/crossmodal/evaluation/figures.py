@@ -169,19 +169,23 @@ def _draw_votes(ax, overall: pd.DataFrame, methods: Sequence[str]) -> None:
     ax.set_title("Human evaluation of generated images")
 
 
-def plot_pose(rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[np.ndarray]]],
-              path: str | os.PathLike) -> None:
-    """Fig. 10: for each (label, real frames, generated images), a row of the real frames of a
-    sequence of sounds and, under it, the images generated from those sounds."""
+def plot_pose(rows: Sequence[tuple], path: str | os.PathLike) -> None:
+    """Fig. 10: for each (label, real frames, generated images[, captions]), a row of the real
+    frames of a sequence of sounds and, under it, the images generated from those sounds, each
+    with its caption (e.g. the sound's pitch and a pitch judge's reading) when given."""
     if not rows:
         raise ValueError("Fig. 10 needs at least one sequence")
-    n_cols = max(max(len(real), len(fake)) for _, real, fake in rows)
-    with _figure(path, (1.1 * n_cols + 1.2, 2.2 * len(rows))) as fig:
+    n_cols = max(max(len(row[1]), len(row[2])) for row in rows)
+    captioned = any(len(row) > 3 and row[3] for row in rows)
+    with _figure(path, (1.1 * n_cols + 1.2, (2.6 if captioned else 2.2) * len(rows))) as fig:
         axes = fig.subplots(2 * len(rows), n_cols, squeeze=False)
-        for r, (label, real, fake) in enumerate(rows):
+        for r, (label, real, fake, *rest) in enumerate(rows):
+            captions = rest[0] if rest and rest[0] else []
             for c in range(n_cols):
                 _show_image(axes[2 * r, c], real[c] if c < len(real) else None)
                 _show_image(axes[2 * r + 1, c], fake[c] if c < len(fake) else None)
+                if c < len(captions):
+                    axes[2 * r + 1, c].set_xlabel(captions[c], fontsize=6)
             axes[2 * r, 0].set_ylabel(f"{label}\nreal", rotation=0, ha="right", va="center", fontsize=8)
             axes[2 * r + 1, 0].set_ylabel("generated", rotation=0, ha="right", va="center", fontsize=8)
         fig.suptitle("Pose-oriented S2I: generated poses for a sequence of sounds")
