@@ -149,7 +149,24 @@ def files_under(folder):
 
 def assert_nothing_left(out):
     assert not out.exists()
+    assert_no_temporary_sibling(out)
+
+
+def assert_no_temporary_sibling(out):
+    """No `.Dataset.*.tmp` folder (download._temp_sibling) is left beside ``out``."""
     assert not list(out.parent.glob(f".{out.name}.*")), "a temporary folder was left behind"
+    if out.parent.exists():
+        assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")], "a hidden leftover beside out"
+
+
+def test_leftover_check_sees_the_real_temporary_folder(tmp_path):
+    """The checks below look for what download really leaves on failure, not another name."""
+    out = tmp_path / "res" / "Dataset"
+    leftover = download._temp_sibling(out)
+    with pytest.raises(AssertionError, match="temporary folder"):
+        assert_nothing_left(out)
+    leftover.rmdir()
+    assert_nothing_left(out)
 
 
 def test_cli_downloads_archive_verifies_checksum_and_extracts_pieces_under_out(archive_server, tree, tmp_path):
@@ -164,7 +181,7 @@ def test_cli_downloads_archive_verifies_checksum_and_extracts_pieces_under_out(a
     assert (out / SURPRISE / "AuSep_3_tpt_15_Surprise.wav").is_file()
     assert (cache / "Dataset.tar.gz").read_bytes() == archive_server.archive
     assert not (cache / "Dataset.tar.gz.part").exists()
-    assert_nothing_left(out.parent / "nothing")  # no temporary sibling of out remains
+    assert_no_temporary_sibling(out)
     assert archive_server.requests == [("/urmp/Dataset.tar.gz", None)]
 
 
@@ -314,7 +331,7 @@ def test_files_mode_fetches_one_piece_with_the_surprise_file_names(server, tree,
     assert code == 0
     assert files_under(out) == {k: v for k, v in tree.items() if k.startswith(SURPRISE)}
     assert sorted(path for path, _ in server.requests) == sorted(f"/urmp/{SURPRISE}/{n}" for n in PIECE_FILES[SURPRISE])
-    assert_nothing_left(out.parent / "nothing")
+    assert_no_temporary_sibling(out)
 
 
 def test_piece_file_names_follow_the_piece_list_codes():

@@ -39,16 +39,69 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     return result
 
 
-def planned_rules(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
-    """Rule -> job count that a dry run would schedule (empty when nothing is to be done)."""
+NOTHING_TO_DO = "Nothing to be done (all requested files are present and up to date)."
+DRY_RUN_END = "This was a dry-run (flag -n)."
+
+
+class SnakemakeOutputError(AssertionError):
+    """Snakemake answered in a form a helper cannot read: fail rather than guess."""
+
+
+def dry_run(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> str:
+    """The text of a successful dry run (stdout and stderr); raises unless Snakemake says it was one."""
     out = snakemake(workdir, "-n", "--cores", "1", *targets, *extra)
     text = out.stdout + out.stderr
-    if "Nothing to be done" in text:
+    if DRY_RUN_END not in text:
+        raise SnakemakeOutputError(f"no dry-run summary in Snakemake's answer:\n{text[-4000:]}")
+    return text
+
+
+def parse_job_stats(text: str) -> dict[str, int]:
+    """Rule -> job count from a dry run's text; {} only when Snakemake says nothing is to be done.
+
+    Strict: a "Job stats:" table must parse line by line and its total must equal the sum of its
+    rows, and exactly one of the table and the nothing-to-do line must be present. Anything else
+    raises SnakemakeOutputError, so a changed message format cannot pass as "nothing to do".
+    """
+    nothing, has_table = NOTHING_TO_DO in text, "Job stats:" in text
+    if nothing == has_table:
+        raise SnakemakeOutputError(
+            f"expected either {NOTHING_TO_DO!r} or a 'Job stats:' table, found "
+            f"{'both' if nothing else 'neither'}:\n{text[-4000:]}"
+        )
+    if nothing:
         return {}
-    counts = {}
-    table = text.split("Job stats:", 1)[-1]
-    for line in table.splitlines():
-        match = re.match(r"^(\w+)\s+(\d+)\s*$", line.strip())
-        if match and match[1] != "total":
-            counts[match[1]] = int(match[2])
-    return counts
+    lines = iter(text.split("Job stats:", 1)[1].splitlines()[1:])
+    header = next(lines).split()
+    rule_line = next(lines)
+    if header != ["job", "count"] or set(rule_line.replace(" ", "")) != {"-"}:
+        raise SnakemakeOutputError(f"unexpected Job stats header {header} / {rule_line!r}:\n{text[-4000:]}")
+    counts: dict[str, int] = {}
+    for line in lines:
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if not match:
+            raise SnakemakeOutputError(f"cannot read Job stats line {line!r}:\n{text[-4000:]}")
+        if match[1] == "total":
+            if int(match[2]) != sum(counts.values()) or not counts:
+                raise SnakemakeOutputError(f"Job stats total {match[2]} != sum of {counts}")
+            return counts
+        counts[match[1]] = int(match[2])
+    raise SnakemakeOutputError(f"Job stats table without a total line:\n{text[-4000:]}")
+
+
+def planned_rules(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> dict[str, int]:
+    """Rule -> job count that a dry run would schedule ({} when nothing is to be done; strict)."""
+    return parse_job_stats(dry_run(workdir, *targets, extra=extra))
+
+
+def all_targets(workdir: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """The input files of rule `all`, as the workflow itself lists them (from a dry run).
+
+    ``--forcerun all`` makes Snakemake print the `all` job with its inputs even when everything
+    is up to date, so new targets that any stage adds to `all` are covered without a list here.
+    """
+    text = dry_run(workdir, "all", extra=("--forcerun", "all", *extra))
+    match = re.search(r"^(?:local)?rule all:\n\s+input: (.+)$", text, re.MULTILINE)
+    if not match:
+        raise SnakemakeOutputError(f"the dry run does not show rule all's inputs:\n{text[-4000:]}")
+    return [name.strip() for name in match[1].split(", ")]
