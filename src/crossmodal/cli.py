@@ -21,6 +21,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "extract": ("crossmodal.dataset.extract", "extract one track's frames, audio and windows"),
     "windows": ("crossmodal.dataset.windows", "gather every track's windows into the windows manifest"),
     "dataset-report": ("crossmodal.dataset.report", "Table 2 and Fig. 6 from the windows manifest"),
+    "inis-demo": ("crossmodal.dataset.demo.inis", "generate the demo INIS: class folders of pictures and of songs"),
+    "inis-pairs": ("crossmodal.dataset.inis", "INIS pairs (stores, windows manifest) and Table 3 from paired class folders"),
     "panels-sheet": ("crossmodal.dataset.panels_sheet", "contact sheet: every track's first voiced crop, labelled"),
     "suburmp-tracks": ("crossmodal.dataset.suburmp.tracks", "scan a released Sub-URMP tree into the tracks manifest"),
     "ingest-suburmp": ("crossmodal.dataset.suburmp.ingest", "one Sub-URMP recording's images and chunks into track arrays"),
