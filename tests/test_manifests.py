@@ -50,11 +50,21 @@ def test_reader_refuses_wrong_types_and_names_the_file(tmp_path):
 
 
 def test_reader_refuses_unknown_split_values(tmp_path):
-    df = track_windows()
-    bad = pd.DataFrame({"track_id": ["x"], "split": ["validation"]})
+    windows = track_windows().assign(
+        window_id=range(3), piece="01_Jupiter_vn_vc", instrument="violin", label=12, take_id="t1",
+        split=["train", "validation", "test"], frames_path="f.npy", audio_path="a.npy")
+    path = tmp_path / "windows.parquet"
+    # Written past the checking writer (as a hand-edited file would be), then read back.
+    pq.write_table(pa.Table.from_pandas(windows[manifests.WINDOWS_SCHEMA.names], schema=manifests.WINDOWS_SCHEMA,
+                                        preserve_index=False), path)
+    with pytest.raises(manifests.ManifestError, match=r"windows\.parquet.*'split' holds \['validation'\]"):
+        manifests.read(path, "windows")
+    # The writer refuses the same table and leaves no file.
     with pytest.raises(manifests.ManifestError, match="validation"):
-        manifests._check(bad, pa.schema([("track_id", pa.string()), ("split", pa.string())]), "t")
-    assert len(df) == 3
+        manifests.write(windows, tmp_path / "out.parquet", "windows")
+    assert not (tmp_path / "out.parquet").exists()
+    manifests.write(windows.assign(split="test"), tmp_path / "out.parquet", "windows")
+    assert manifests.read(tmp_path / "out.parquet", "windows")["split"].tolist() == ["test"] * 3
 
 
 def test_reader_names_missing_and_corrupt_files(tmp_path):
