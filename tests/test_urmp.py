@@ -68,6 +68,17 @@ def test_list_piece_dirs_skips_supplementary_and_stray_entries(tmp_path):
     assert [p.name for p in urmp.list_piece_dirs(tmp_path)] == ["01_Jupiter_vn_vc", "02_Sonata_vn_vn"]
 
 
+def test_root_above_dataset_names_the_dataset_folder_below_and_the_config_fix(tmp_path):
+    (tmp_path / "urmp" / "Dataset" / "01_Jupiter_vn_vc").mkdir(parents=True)
+    (tmp_path / "urmp" / "docs").mkdir()
+    dataset = tmp_path / "urmp" / "Dataset"
+    with pytest.raises(urmp.URMPLayoutError) as err:
+        urmp.list_piece_dirs(tmp_path / "urmp")
+    assert f"{dataset} below it does: set data.local_root: {dataset}" in str(err.value)
+    with pytest.raises(urmp.URMPLayoutError, match=f"set data.local_root: {dataset}"):
+        urmp.list_piece_dirs(tmp_path)  # two levels up
+
+
 def test_empty_or_missing_root_is_an_error_naming_it(tmp_path):
     with pytest.raises(urmp.URMPLayoutError, match="holds no piece"):
         urmp.list_piece_dirs(tmp_path)

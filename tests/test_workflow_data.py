@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from PIL import Image
 from workflow_helpers import make_workdir, planned_rules, snakemake
 
 from crossmodal import manifests
@@ -31,9 +32,14 @@ def test_data_stage_produces_manifests_table2_and_fig6(data_run):
     assert windows.groupby("track_id").size().eq(36).all()
     for take, sides in tracks.groupby("take_id")["split"]:
         assert sides.nunique() == 1, take
-    table2 = pd.read_csv(data_run / "results/table2.csv")
-    assert (data_run / "results/figures/fig6_dataset_examples.png").stat().st_size > 1000
-    assert table2.iloc[-1].filter(like="total").sum() > 0
+    table2 = pd.read_csv(data_run / "results/table2.csv").set_index("instrument")
+    assert table2.loc["total"].to_dict() == {"train": (windows.split == "train").sum(),
+                                             "test": (windows.split == "test").sum(), "total": 11 * 36}
+    players = tracks.groupby("instrument").size()
+    assert table2.drop("total")["total"].to_dict() == (36 * players).to_dict()
+    with Image.open(data_run / "results/figures/fig6_dataset_examples.png") as fig6:
+        fig6.load()  # every pixel decodes
+        assert min(fig6.size) >= 64
 
 
 def test_finished_run_schedules_nothing(data_run):

@@ -130,11 +130,23 @@ def list_piece_dirs(root: Path) -> list[Path]:
         if p.is_dir() and p.name not in NON_PIECE_DIRS and PIECE_DIR_RE.match(p.name)
     ]
     if not pieces:
-        raise URMPLayoutError(
-            f"URMP root {root} holds no piece folder (<NN>_<Name>_<codes>); "
-            "point data.local_root at the released Dataset/ folder"
-        )
+        below = _piece_roots_below(root)
+        hint = (f"; {below[0]} below it does: set data.local_root: {below[0]}" if below
+                else "; point data.local_root at the released Dataset/ folder")
+        raise URMPLayoutError(f"URMP root {root} holds no piece folder (<NN>_<Name>_<codes>){hint}")
     return pieces
+
+
+def _piece_roots_below(root: Path, depth: int = 2) -> list[Path]:
+    """Folders up to ``depth`` levels below ``root`` that hold piece folders (e.g. the Dataset/
+    of an unpacked archive), so the error can say which path the config should name."""
+    found, level = [], [root]
+    for _ in range(depth):
+        level = sorted(p for folder in level for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        found += [p for p in level if any(c.is_dir() and PIECE_DIR_RE.match(c.name) for c in p.iterdir())]
+        if found:
+            return found
+    return found
 
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
