@@ -304,3 +304,46 @@ def test_seconds_and_panel_text_is_read_or_refused():
     for bad in ("4/3", "0/2", "2"):
         with pytest.raises(ValueError, match="--panel"):
             render.parse_panel(bad)
+
+
+# --- the page in a real browser (the WebDriver helper of the human-evaluation page's test) ---
+from test_human_eval import browser  # noqa: E402,F401  (a fixture: headless Chromium via chromedriver)
+
+WAIT_PLAYING = """
+const done = arguments[arguments.length - 1];
+const videos = Array.from(document.querySelectorAll('video'));
+const report = v => ({src: v.getAttribute('src'), ready: v.readyState, duration: v.duration,
+                      expected: parseFloat(v.dataset.duration), time: v.currentTime,
+                      error: v.error && v.error.code});
+Promise.all(videos.map(v => new Promise(resolve => {
+  const finish = () => resolve(report(v));
+  v.muted = true;
+  v.addEventListener('error', finish);
+  const play = () => v.play().then(() => setTimeout(finish, 600), finish);
+  if (v.readyState >= 1) play(); else v.addEventListener('loadedmetadata', play, {once: true});
+  v.load && v.readyState === 0 && v.load();
+}))).then(done);
+"""
+
+
+def test_page_shows_each_performance_beside_its_i2s_video_and_every_video_plays_in_chromium(world, tmp_path, browser):
+    folder = tmp_path / "performances"
+    assert cli.main(perform_args(world, folder / "duo.mp4", "--audio", str(world / "stereo48k.wav"),
+                                 "--model", "s2i_c", "--seconds", "0-1.2", "--name", "duo")) == 0
+    assert cli.main(["accompany", "--video", str(world / "duo.mp4"), "--panel", "1/2", "--out",
+                     str(folder / "duo_i2s.mp4"), "--name", "duo", "--image-classifier", str(world / "gamma.pt"),
+                     "--i2s", str(world / "gan" / "i2s" / "model.pt"), "--griffin-lim-iters", "2",
+                     "--seconds", "0-1.5", "--device", "cpu"]) == 0
+    assert cli.main(["performance-page", "--summaries", str(folder / "duo.json"), str(folder / "duo_i2s.json"),
+                     "--out", str(folder / "index.html")]) == 0
+    browser.go((folder / "index.html").as_uri())
+    assert browser.script("return document.querySelectorAll('section#duo figure').length;") == 2
+    assert browser.script("return document.querySelectorAll('svg.pitch polyline').length;") > 0
+    videos = browser.call("POST", f"/session/{browser.session_id}/execute/async",
+                          {"script": WAIT_PLAYING, "args": []})
+    assert [v["src"] for v in videos] == ["duo.mp4", "duo_i2s.mp4"]
+    for video in videos:
+        assert video["error"] is None and video["ready"] >= 1, video  # loads: H.264 + AAC decode here
+        assert video["duration"] == pytest.approx(video["expected"], abs=0.1), video
+        assert video["time"] > 0, video  # and plays
+    assert videos[0]["expected"] == pytest.approx(1.2) and videos[1]["expected"] == pytest.approx(1.5)
