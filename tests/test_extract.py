@@ -439,3 +439,14 @@ def test_cli_extracts_a_piece_with_a_summary_and_removes_every_track_on_failure(
     assert cli.main(bad) == 1
     assert not (tmp_path / "summary.csv").exists()
     assert all(not any((root / t.track_id).iterdir()) for t in tracks)
+
+
+def test_job_size_grows_with_resolution_length_and_players():
+    base = extract.job_size(1920, 1080, 120, 4, 44100, 64, 0.1, threads=4)
+    assert 500 <= base["mem_mb"] <= 4000 and 5 < base["runtime"] < 60
+    assert extract.job_size(3840, 2160, 120, 4, 44100, 64, 0.1, 4)["mem_mb"] > base["mem_mb"]
+    assert extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 4)["mem_mb"] > base["mem_mb"]
+    assert extract.job_size(1920, 1080, 120, 5, 44100, 64, 0.1, 4)["mem_mb"] >= base["mem_mb"]
+    assert extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 4)["runtime"] > base["runtime"]
+    assert extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 1)["runtime"] > \
+        extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 4)["runtime"]

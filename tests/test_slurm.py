@@ -191,7 +191,7 @@ TOY = textwrap.dedent(
     rule all:
         input: "gather.txt"
 
-    rule extract_track:
+    rule extract_piece:
         output: "tracks/{track}.txt"
         threads: 1
         shell: "echo ${{SLURM_JOB_ID:-none}} {threads} > {output}"
@@ -223,7 +223,7 @@ def test_profile_submits_jobs_with_sbatch_and_keeps_local_rules_local(cluster, t
     text = result.stdout + result.stderr
     submitted = {m[1]: m[2] for m in SUBMITTED.finditer(text)}
 
-    assert len(submitted) == 3, text  # 2 extract_track + train_toy; gather is local
+    assert len(submitted) == 3, text  # 2 extract_piece + train_toy; gather is local
     slurm_ids = set(submitted.values())
     for track in "ab":
         job_id, threads = (workdir / "tracks" / f"{track}.txt").read_text().split()
@@ -246,7 +246,7 @@ def test_profile_submits_jobs_with_sbatch_and_keeps_local_rules_local(cluster, t
 
 # The data stage (Table 2), and two training jobs (GPU jobs in the profile) with what they need.
 TARGETS = ("results/table2.csv", "results/image_classifier/accuracy.csv", "results/sound_autoencoder/metrics.csv")
-REMOTE_RULES = {"demo_urmp", "extract_track", "features", "image_classifier", "sound_autoencoder"}
+REMOTE_RULES = {"demo_urmp", "extract_piece", "features", "image_classifier", "sound_autoencoder"}
 GPU_RULES = {"image_classifier", "sound_autoencoder"}
 LOCAL_RULES = {"tracks", "windows", "dataset_report"}
 NODE_MEMORY_MB = 12000
@@ -281,16 +281,16 @@ def submitted_rules(runs) -> dict[str, str]:
 def test_workflow_jobs_went_through_sbatch_with_logs(runs, cluster):
     rules = submitted_rules(runs)
     assert set(rules.values()) == REMOTE_RULES
-    assert list(rules.values()).count("extract_track") == 11  # one job per track
+    assert list(rules.values()).count("extract_piece") == 3  # one job per piece (11 tracks in 3 pieces)
     for slurm_id, job in ((i, runs["jobs"][i]) for i in rules):
         assert job["JobState"] == "COMPLETED", job
         assert job["Partition"] == cluster.partition  # from CROSSMODAL_SLURM_PARTITION
         assert job["WorkDir"] == str(runs["slurm"])
     logs = {p.stem: p for p in (runs["slurm"] / ".snakemake" / "slurm_logs").rglob("*.log")}
     assert set(logs) == set(rules)
-    extract_log = next(logs[i] for i, rule in rules.items() if rule == "extract_track")
-    assert extract_log.parent.parent.name == "rule_extract_track"
-    assert "rule extract_track:" in extract_log.read_text()
+    extract_log = next(logs[i] for i, rule in rules.items() if rule == "extract_piece")
+    assert extract_log.parent.parent.name == "rule_extract_piece"
+    assert "rule extract_piece:" in extract_log.read_text()
 
 
 @needs_slurm

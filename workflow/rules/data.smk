@@ -82,6 +82,16 @@ def piece_boxes(wildcards):
     return "--boxes " + " ".join(f"{json.dumps(l)},{json.dumps(r)}" for l, r in boxes) if boxes else ""
 
 
+def piece_job(wildcards, threads):
+    """Memory (MB) and runtime (min) of the piece's extraction job, from its video and tracks."""
+    from crossmodal.dataset.extract import job_size
+
+    tracks, ds = piece_tracks(wildcards), config["dataset"]
+    first = tracks.iloc[0]
+    return job_size(int(first["video_width"]), int(first["video_height"]), float(first["video_duration_s"]),
+                    len(tracks), ds["audio_sr"], ds["image_size"], ds["stride_s"], threads)
+
+
 def piece_summaries(wildcards):
     """One extraction summary per piece of the tracks manifest (the per-piece jobs' outputs)."""
     pieces = tracks_table()["piece"].unique()
@@ -117,6 +127,9 @@ rule extract_piece:
         image_size=config["dataset"]["image_size"],
         out_root=f"{RESULTS}/tracks",
     threads: 2
+    resources:  # from the video's size and length; a retry (cluster profile) asks for more
+        mem_mb=lambda wildcards, threads, attempt: piece_job(wildcards, threads)["mem_mb"] * attempt,
+        runtime=lambda wildcards, threads, attempt: piece_job(wildcards, threads)["runtime"] * attempt,
     shell:
         "{CLI} extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
         " {params.tracks} {params.boxes} --panel-fit {params.panel_fit} --window {params.window}"

@@ -224,7 +224,7 @@ SELECT_SLACK_S = 1e-6
 #: ffmpeg scales the whole frame down until a panel's narrower side keeps this many times the
 #: image side (or to no less than the video's own size); the panels are then cut and fitted
 #: from that frame in numpy, so every panel, box and fit comes from the one decode.
-OVERSAMPLE = 2
+OVERSAMPLE = 1
 
 
 def panel_crop(width: int, height: int, panel: int, panels: int) -> tuple[int, int, int, int]:
@@ -648,6 +648,25 @@ def piece_summary(results: list[TrackResult], tracks: list[TrackSpec], fit: str)
         "panel_fit": fit,
         "n_windows": [len(r.windows) for r in results],
     })
+
+
+def job_size(width: int, height: int, duration_s: float, n_tracks: int, sr: int, image_size: int,
+             stride_s: float, threads: int = 1) -> dict[str, int]:
+    """Memory (MB) and runtime (min) a piece's extraction job asks a cluster for, from its video.
+
+    Memory: the interpreter and libraries, ffmpeg's decoder (its reference frames and one frame
+    per thread, yuv420), every track's frames and audio (kept until written) and two tracks'
+    audio being decoded and resampled at once; then 1.5x. Runtime: decoding at a quarter of real
+    time on one core for 1080p, scaled by pixels and divided by threads, plus 5 minutes.
+    """
+    windows = duration_s / stride_s + 1
+    decoder = (16 + threads + 2) * width * height * 1.5
+    per_track = windows * image_size * image_size * 3 + 4 * sr * duration_s
+    loading = 2 * 2 * 4 * max(sr, 48000) * duration_s
+    mem_mb = 1.5 * (400e6 + decoder + n_tracks * per_track + loading) / 1e6
+    pixels = width * height / (1920 * 1080)
+    runtime = 5 + 4 * duration_s / 60 * pixels / max(1, threads)
+    return {"mem_mb": int(math.ceil(mem_mb / 100) * 100), "runtime": int(math.ceil(runtime))}
 
 
 def parse_box(text: str) -> list:
