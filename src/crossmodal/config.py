@@ -79,6 +79,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     if data["source"] == "suburmp" and not data["suburmp_root"]:
         raise ConfigError("config key 'data.suburmp_root': must name the folder holding Sub-URMP's img/ and chunk/ "
                           "when data.source is suburmp")
+    if data["source"] == "suburmp" and config["split"]["file"]:
+        raise ConfigError("config key 'split.file': does not apply to data.source suburmp, whose split is the "
+                          "release's (train / validation)")
     if data["source"] == "download":
         if not data["download"]["url"]:
             raise ConfigError("config key 'data.download.url': must be set when data.source is download")

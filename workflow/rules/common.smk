@@ -6,6 +6,7 @@ import pandas as pd
 
 from crossmodal import manifests
 from crossmodal.config import validate_config
+from crossmodal.dataset.suburmp import TRACK_ID_RE as SUBURMP_TRACK_ID_RE
 from crossmodal.urmp import TRACK_ID_RE
 
 validate_config(config)
@@ -19,7 +20,7 @@ CLI = f"{sys.executable} -m crossmodal"
 
 
 wildcard_constraints:
-    track=TRACK_ID_RE,
+    track=f"(?:{TRACK_ID_RE})|(?:{SUBURMP_TRACK_ID_RE})",
 
 
 def all_targets():
@@ -31,8 +32,10 @@ FINAL_TARGETS = {}
 
 
 def urmp_root():
-    """The URMP Dataset/ folder the workflow reads, by data.source."""
+    """The URMP Dataset/ folder the workflow reads, by data.source (or the Sub-URMP folder)."""
     source = config["data"]["source"]
+    if source == "suburmp":
+        return config["data"]["suburmp_root"]
     if source == "demo":
         return f"{RESOURCES}/demo/Dataset"
     if source == "download":

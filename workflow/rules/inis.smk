@@ -5,6 +5,8 @@
 # paths: the LMS store, the LMS sound classifier and its encoding (S2I-C), the sound autoencoder
 # and its encoding (S2I-A), the image classifier (Gamma), S2I-C, S2I-A and their Table 5. Fig. 7
 # is eval-fig1 on INIS: ground truth over S2I-A. inis.enabled: false leaves it all out of `all`.
+from pathlib import Path
+
 from crossmodal.config import AUTOENCODER_PARAMS, CLASSIFIER_PARAMS, GAN_PARAMS, IMAGE_CLASSIFIER_PARAMS, cli_flags
 
 INIS_CONFIG = config["inis"]
@@ -20,6 +22,15 @@ if bool(INIS_CONFIG["images_root"]) != bool(INIS_CONFIG["audio_root"]):
         "config inis.images_root and inis.audio_root: set both (your own folders) or neither (the demo INIS)"
     )
 INIS_OWN_FOLDERS = bool(INIS_CONFIG["images_root"])
+
+
+def inis_sources():
+    """The demo INIS folder, or every file under the user's two roots: adding, changing or
+    removing a picture or song reruns the pairing (a missing root is named by inis-pairs)."""
+    if not INIS_OWN_FOLDERS:
+        return rules.inis_demo.output
+    roots = (INIS_CONFIG["images_root"], INIS_CONFIG["audio_root"])
+    return sorted(str(p) for root in roots for p in Path(root).glob("*/*") if p.is_file())
 
 
 def inis_section(section, key="epochs"):
@@ -64,7 +75,7 @@ rule inis_demo:
 
 rule inis_pairs:
     input:
-        [INIS_CONFIG["images_root"], INIS_CONFIG["audio_root"]] if INIS_OWN_FOLDERS else rules.inis_demo.output,
+        inis_sources(),
     output:
         tracks=directory(f"{INIS}/tracks"),
         windows=INIS_WINDOWS,
