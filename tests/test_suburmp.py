@@ -44,7 +44,7 @@ def write_tree(root, recordings=RECORDINGS, image_size=(80, 60), skip=()):
             stem = f"{folder}{nn:02d}_{500 + 100 * k}"
             if f"{stem}.jpg" not in skip:
                 pixels = np.zeros((image_size[1], image_size[0], 3), np.uint8)
-                pixels[..., 0], pixels[..., 1], pixels[..., 2] = 20 * k, 40 * nn, 200
+                pixels[..., 0], pixels[..., 1], pixels[..., 2] = 20 * k, 40 * (nn % 6), 200
                 Image.fromarray(pixels).save(root / "img" / split / folder / f"{stem}.jpg", quality=95)
             if f"{stem}.wav" not in skip:
                 freq = 220 * (1 + nn) + 20 * k + 10 * (folder != "violin")
@@ -62,10 +62,10 @@ def ingest_all(table, out_root, fit="stretch", size=16):
     """Runs the per-track step for every track; returns the gathered windows manifest."""
     per_track = []
     for row in table.itertuples():
-        frames, audio, wins, report = ingest.ingest_track(row.track_id, row.video_path, row.audio_path, row.piece,
-                                                          0.5, 44100, size, fit)
+        frames, audio, wins, report = ingest.ingest_track(row.track_id, row.video_path, row.audio_path,
+                                                          row.piece_number, 0.5, 44100, size, fit)
         out = out_root / row.track_id
-        ingest.write_outputs(out, frames, audio, wins, report)
+        ingest.write_outputs(out, frames, audio, wins, report, out_root / "pieces" / f"{row.track_id}.csv")
         per_track.append(windows.read_track_windows(out / "windows.parquet"))
     return windows.gather(table, per_track)
 
@@ -80,7 +80,7 @@ def test_tracks_are_recordings_with_the_release_split(tree):
                                        "suburmp_sax01", "suburmp_violin02"]
     assert list(table["split"]) == ["train"] * 3 + ["test"] * 2
     row = table.set_index("track_id").loc["suburmp_violin00"]
-    assert (row["piece"], row["piece_number"], row["part"], row["n_parts"]) == ("violin00", 0, 1, 1)
+    assert (row["piece"], row["piece_number"], row["part"], row["n_parts"]) == ("suburmp_violin00", 0, 1, 1)
     assert (row["instrument_code"], row["audio_sr"], row["audio_channels"]) == ("vn", SR_IN, 2)
     assert (row["video_width"], row["video_height"], row["fps"]) == (80, 60, 10.0)
     assert row["video_duration_s"] == pytest.approx(1.0)  # last window ends at 1000 ms
@@ -140,7 +140,7 @@ def test_unpaired_files_are_skipped_and_counted_when_asked(tmp_path, caplog):
     assert by_name["sax01"].ms == [500, 800]
     # the per-track job skips the same files
     frames, audio, wins, _ = ingest.ingest_track("suburmp_violin01", root / "img/train/violin",
-                                                 root / "chunk/train/violin", "violin01", 0.5, 44100, 8,
+                                                 root / "chunk/train/violin", 1, 0.5, 44100, 8,
                                                  "stretch", unpaired="skip")
     assert list(wins["start_s"]) == pytest.approx([0.0, 0.1, 0.3])
 
@@ -172,10 +172,12 @@ def test_unreadable_file_stops_the_track_naming_it_and_writes_nothing(tree, tmp_
     (tree / bad).write_bytes(b"not a media file")
     args = cli.build_parser("ingest-suburmp").parse_args([
         "ingest-suburmp", "--track-id", "suburmp_violin00", "--images", str(tree / "img/train/violin"),
-        "--chunks", str(tree / "chunk/train/violin"), "--recording", "violin00", "--out-dir", str(tmp_path / "out")])
+        "--chunks", str(tree / "chunk/train/violin"), "--number", "0", "--out-dir", str(tmp_path / "out"),
+        "--summary", str(tmp_path / "summary.csv")])
     with pytest.raises(ValueError, match=bad.split("/")[-1]):
         args._run(args)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "summary.csv").exists()
 
 
 # --- ingesting ----------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def test_ingest_writes_the_urmp_path_arrays_from_stereo_48k_chunks_of_wrong_leng
     assert np.argmax(spectrum) * 44100 / 22050 == pytest.approx(220 + 40, abs=2)
     # chunk 1 was 10 samples short: its end is zero-padded
     assert np.all(audio[1][-8:] == 0) and np.abs(audio[0][-8:]).max() > 0
-    report = pd.read_csv(tmp_path / "tracks" / "suburmp_violin00" / "ingest.csv").iloc[0]
+    report = pd.read_csv(tmp_path / "tracks" / "pieces" / "suburmp_violin00.csv").iloc[0]
     assert (report["chunks"], report["downmixed"], report["resampled"], report["padded"], report["trimmed"]) == \
         (6, 6, 6, 2, 1)
     assert str(report["rates_hz"]) == "48000"
@@ -212,7 +214,7 @@ def test_images_of_another_size_follow_the_panel_fit(tmp_path):
                       image_size=(40, 20))
     for fit, black_rows in (("stretch", 0), ("crop", 0), ("pad", 4)):
         frames, *_ = ingest.ingest_track("suburmp_violin00", root / "img/train/violin", root / "chunk/train/violin",
-                                         "violin00", 0.5, 44100, 16, fit)
+                                         0, 0.5, 44100, 16, fit)
         assert frames.shape == (1, 16, 16, 3)
         dark = (frames[0].max(axis=(1, 2)) < 5).sum() if fit == "pad" else 0
         # pad: 40x20 -> 16x8 centred, 4 black rows above and below; the others fill the square
@@ -222,7 +224,7 @@ def test_images_of_another_size_follow_the_panel_fit(tmp_path):
 def test_summary_totals_the_tracks(tree, tmp_path):
     table = sub_tracks.build_tracks(tree, ["violin", "sax"])
     ingest_all(table, tmp_path / "tracks")
-    rows = [pd.read_csv(tmp_path / "tracks" / t / "ingest.csv") for t in table["track_id"]]
+    rows = [pd.read_csv(tmp_path / "tracks" / "pieces" / f"{t}.csv") for t in table["track_id"]]
     total = summary.summarise(rows).iloc[-1]
     assert total["track_id"] == "total"
     assert total["chunks"] == sum(RECORDINGS.values()) == 22

@@ -42,6 +42,20 @@ rule download_urmp:
         " {params.sha256} {params.pieces} --cache {params.cache} --out {output} 2> {log}"
 
 
+def tracks_flags():
+    """The scan step's own flags: URMP's pieces, incomplete-piece policy and split, or
+    Sub-URMP's pairing policy (its split is the release's)."""
+    data = config["data"]
+    if data["source"] == "suburmp":
+        return f"--unpaired {data['suburmp_unpaired']}"
+    flags = [f"--piece {p}" for p in data["pieces"]]
+    flags += [f"--on-incomplete {data['on_incomplete_piece']}", f"--train-fraction {config['split']['train_fraction']}"]
+    flags += [f"--split-file {config['split']['file']}"] if config["split"]["file"] else []
+    return " ".join(flags + [f"--seed {config['seed']}"])
+
+
+# Scans the data source into the tracks manifest: `tracks` for a URMP tree (demo, local,
+# download), `suburmp-tracks` for the released Sub-URMP (one track per recording).
 checkpoint tracks:
     input:
         root=urmp_root(),
@@ -53,16 +67,13 @@ checkpoint tracks:
     benchmark:
         f"{BENCH}/tracks.tsv"
     params:
+        step="suburmp-tracks" if config["data"]["source"] == "suburmp" else "tracks",
         instruments=" ".join(config["instruments"]),
-        pieces=" ".join(f"--piece {p}" for p in config["data"]["pieces"]),
-        on_incomplete=config["data"]["on_incomplete_piece"],
-        train_fraction=config["split"]["train_fraction"],
-        split_file=f"--split-file {config['split']['file']}" if config["split"]["file"] else "",
-        seed=config["seed"],
+        dedupe="--dedupe-takes" if config["data"]["dedupe_takes"] else "",
+        flags=tracks_flags(),
     shell:
-        "{CLI} tracks --root {input.root} --out {output} --instruments {params.instruments}"
-        " {params.pieces} --on-incomplete {params.on_incomplete}"
-        " --train-fraction {params.train_fraction} {params.split_file} --seed {params.seed} 2> {log}"
+        "{CLI} {params.step} --root {input.root} --out {output} --instruments {params.instruments}"
+        " {params.dedupe} {params.flags} 2> {log}"
 
 
 def piece_tracks(wildcards):
@@ -174,3 +185,85 @@ rule dataset_report:
 
 
 FINAL_TARGETS["data"] = rules.dataset_report.output
+
+
+# One crop per track on one page (its first voiced window), to check every panel at a glance.
+rule panels_sheet:
+    input:
+        rules.windows.output[0],
+    output:
+        report(f"{RESULTS}/figures/panels.png", caption="../report/panels.rst", category="Dataset"),
+    log:
+        f"{LOGS}/panels_sheet.log",
+    benchmark:
+        f"{BENCH}/panels_sheet.tsv"
+    shell:
+        "{CLI} panels-sheet --windows {input} --out {output} 2> {log}"
+
+
+FINAL_TARGETS["panels"] = rules.panels_sheet.output
+
+
+# Opt-in (not in `all`): the ingested pairs in the released Sub-URMP layout, a file per window.
+rule export_suburmp:
+    input:
+        rules.windows.output[0],
+    output:
+        directory(f"{RESULTS}/suburmp"),
+    log:
+        f"{LOGS}/export_suburmp.log",
+    benchmark:
+        f"{BENCH}/export_suburmp.tsv"
+    params:
+        window=config["dataset"]["window_s"],
+        sr=config["dataset"]["audio_sr"],
+    shell:
+        "{CLI} export-suburmp --windows {input} --out {output} --window {params.window} --sr {params.sr} 2> {log}"
+
+
+# One job per Sub-URMP recording: its images and chunks -> the URMP path's per-track arrays;
+# its summary row sits where the URMP path writes each piece's (a recording is its own piece).
+rule ingest_suburmp:
+    input:
+        images=track_field("video_path"),
+        chunks=track_field("audio_path"),
+    output:
+        frames=f"{RESULTS}/tracks/{{track}}/frames.npy",
+        audio=f"{RESULTS}/tracks/{{track}}/audio.npy",
+        windows=f"{RESULTS}/tracks/{{track}}/windows.parquet",
+        summary=f"{RESULTS}/manifests/pieces/{{track}}.csv",
+    log:
+        f"{LOGS}/ingest/{{track}}.log",
+    benchmark:
+        f"{BENCH}/ingest/{{track}}.tsv"
+    wildcard_constraints:
+        track=SUBURMP_TRACK_ID_RE,
+    params:
+        number=track_field("piece_number"),
+        window=config["dataset"]["window_s"],
+        sr=config["dataset"]["audio_sr"],
+        image_size=config["dataset"]["image_size"],
+        panel_fit=config["dataset"]["panel_fit"],
+        unpaired=config["data"]["suburmp_unpaired"],
+    shell:
+        "{CLI} ingest-suburmp --track-id {wildcards.track} --images {input.images} --chunks {input.chunks}"
+        " --number {params.number} --window {params.window} --sr {params.sr} --image-size {params.image_size}"
+        " --panel-fit {params.panel_fit} --unpaired {params.unpaired}"
+        " --out-dir $(dirname {output.frames}) --summary {output.summary} 2> {log}"
+
+
+rule suburmp_summary:
+    input:
+        lambda wildcards: expand(f"{RESULTS}/manifests/pieces/{{track}}.csv", track=track_ids()),
+    output:
+        f"{RESULTS}/suburmp_ingest.csv",
+    log:
+        f"{LOGS}/suburmp_summary.log",
+    benchmark:
+        f"{BENCH}/suburmp_summary.tsv"
+    shell:
+        "{CLI} suburmp-summary --out {output} {input} 2> {log}"
+
+
+if config["data"]["source"] == "suburmp":
+    FINAL_TARGETS["suburmp"] = rules.suburmp_summary.output

@@ -157,20 +157,20 @@ def instrument_folders(root: Path, split_folder: str) -> dict[str, tuple[str, Pa
 
 
 def pair_folder(image_dir: Path | None, chunk_dir: Path | None, unpaired: str = "error",
-                counts: PairCounts | None = None, only: str | None = None) -> dict[str, list[tuple[int, Path, Path]]]:
+                counts: PairCounts | None = None, only: int | None = None) -> dict[str, list[tuple[int, Path, Path]]]:
     """``<instrument>NN`` -> [(ms, image, chunk)] in ms order, for one instrument folder pair.
 
     An image without its chunk, or the reverse, is an error naming the file (``unpaired``
-    ``error``) or is left out and recorded in ``counts`` (``skip``). ``only`` keeps one
-    recording (the per-track job re-reads the folder for its own files).
+    ``error``) or is left out and recorded in ``counts`` (``skip``). ``only`` keeps the
+    recording(s) numbered NN = ``only`` (the per-track job re-reads the folder for its files).
     """
     if unpaired not in UNPAIRED_POLICIES:
         raise ValueError(f"unpaired policy {unpaired!r} is not one of {UNPAIRED_POLICIES}")
     images = _stems(image_dir, IMAGE_SUFFIXES) if image_dir else {}
     chunks = _stems(chunk_dir, CHUNK_SUFFIXES) if chunk_dir else {}
     if only is not None:
-        images = {s: p for s, p in images.items() if STEM_RE.match(s)["recording"] == only}
-        chunks = {s: p for s, p in chunks.items() if STEM_RE.match(s)["recording"] == only}
+        images = {s: p for s, p in images.items() if int(STEM_RE.match(s)["number"]) == only}
+        chunks = {s: p for s, p in chunks.items() if int(STEM_RE.match(s)["number"]) == only}
     lonely_images = sorted(set(images) - set(chunks))
     lonely_chunks = sorted(set(chunks) - set(images))
     if lonely_images or lonely_chunks:

@@ -10,16 +10,14 @@ Images are the stored S x S frames as JPEG (quality 95); chunks the stored windo
 and time.
 
 This is the one place where a file per window is the point (80,805 pairs make 161,610 files on
-full URMP), so it is opt-in. The folder is built beside the target and renamed onto it at the
-end: a failed export leaves no half-written tree.
+full URMP), so it is opt-in. The folder is built beside the target and put in its place at the
+end (store.atomic_directory): a failed export leaves no half-written tree.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,6 @@ import pandas as pd
 from crossmodal import manifests, store
 from crossmodal.dataset import suburmp
 from crossmodal.dataset.extract import to_ms
-from crossmodal.store import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +59,17 @@ def export_names(windows: pd.DataFrame, window_ms: int) -> pd.DataFrame:
 
 
 def _write_jpeg(path: Path, image: np.ndarray) -> None:
+    """Inside the export's atomic folder (store.atomic_directory), so written in place."""
     from PIL import Image
 
-    with atomic_output(path) as tmp:
-        Image.fromarray(image).save(tmp, format="JPEG", quality=JPEG_QUALITY)
+    Image.fromarray(image).save(path, format="JPEG", quality=JPEG_QUALITY)
 
 
 def _write_wav(path: Path, samples: np.ndarray, sr: int) -> None:
+    """Inside the export's atomic folder (store.atomic_directory), so written in place."""
     import soundfile
 
-    with atomic_output(path) as tmp:
-        soundfile.write(str(tmp), samples, sr, subtype="PCM_16", format="WAV")
+    soundfile.write(str(path), samples, sr, subtype="PCM_16", format="WAV")
 
 
 def _export_batch(batch: pd.DataFrame, names: pd.DataFrame, staging: Path, sr: int) -> list[dict]:
@@ -107,9 +104,7 @@ def export(windows: pd.DataFrame, out: Path, window_s: float, sr: int) -> pd.Dat
                          f"({int((windows['audio_stop'] - windows['audio_start']).iloc[0])} samples); "
                          f"pass the dataset's window and sr")
     names = export_names(windows, window_ms)
-    staging = out.parent / f".{out.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with store.atomic_directory(out) as staging:
         for split_folder, instrument in names.assign(instrument=windows["instrument"])[["split_folder", "instrument"]] \
                 .drop_duplicates().itertuples(index=False):
             for sub in (suburmp.IMAGE_DIR, suburmp.CHUNK_DIR):
@@ -122,12 +117,6 @@ def export(windows: pd.DataFrame, out: Path, window_s: float, sr: int) -> pd.Dat
             log.info("%s -> %s: %d pairs", track, names.loc[mine.index[0], "recording"], len(mine))
         manifest = pd.DataFrame(rows)
         store.write_csv(staging / "manifest.csv", manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -1,7 +1,8 @@
 """Ingest one Sub-URMP recording: its images and chunks -> frames.npy, audio.npy, windows.parquet.
 
 The same three per-track outputs as ``extract`` (so every later stage runs unchanged), plus a
-one-row ``ingest.csv`` saying what the chunks needed. Window k is the recording's k-th pair in
+one-row summary CSV saying what the chunks needed (``results/manifests/pieces/<track>.csv``,
+where the URMP path writes each piece's extraction summary: a recording is its own piece). Window k is the recording's k-th pair in
 ``ms`` order; ``ms`` is the window's end, so it starts at ``(ms - window) / 1000`` s.
 
 - Images are decoded (any size, converted to RGB) and made S x S with the same fit rule as
@@ -35,7 +36,7 @@ from crossmodal.store import atomic_outputs
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("frames.npy", "audio.npy", "ingest.csv", "windows.parquet")
+OUTPUTS = ("frames.npy", "audio.npy", "windows.parquet")
 
 
 @dataclass
@@ -108,9 +109,10 @@ def load_image(path: Path, image_size: int, fit: str) -> np.ndarray:
     return fit_square(rgb, image_size, fit)
 
 
-def ingest_track(track_id: str, images_dir: Path, chunks_dir: Path, recording: str, window_s: float, sr: int,
+def ingest_track(track_id: str, images_dir: Path, chunks_dir: Path, number: int, window_s: float, sr: int,
                  image_size: int, fit: str, unpaired: str = "error") -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict]:
-    """(frames uint8 [n, S, S, 3], audio float32 [n * win], track_windows table, ingest row) of a recording."""
+    """(frames uint8 [n, S, S, 3], audio float32 [n * win], track_windows table, summary row) of
+    recording NN = ``number`` of an instrument folder pair."""
     window_ms = to_ms(window_s, "window")
     if (window_ms * sr) % 1000:
         raise ValueError(f"a {window_ms} ms window at {sr} Hz is not a whole number of samples")
@@ -118,11 +120,15 @@ def ingest_track(track_id: str, images_dir: Path, chunks_dir: Path, recording: s
         raise ValueError(f"panel fit {fit!r} is not one of {', '.join(PANEL_FITS)}")
     for folder in (images_dir, chunks_dir):
         if not Path(folder).is_dir():
-            raise suburmp.SubURMPLayoutError(f"{folder}: missing (it held {recording}'s files when tracks were scanned)")
+            raise suburmp.SubURMPLayoutError(f"{folder}: missing (it held {track_id}'s files when tracks were scanned)")
     counts = suburmp.PairCounts()
-    pairs = suburmp.pair_folder(Path(images_dir), Path(chunks_dir), unpaired, counts, only=recording).get(recording)
-    if not pairs:
-        raise suburmp.SubURMPLayoutError(f"{images_dir}: holds no pair of recording {recording}")
+    found = suburmp.pair_folder(Path(images_dir), Path(chunks_dir), unpaired, counts, only=number)
+    if len(found) != 1:
+        raise suburmp.SubURMPLayoutError(
+            f"{images_dir}: holds {len(found)} recordings numbered {number:02d} ({', '.join(found) or 'none'}); "
+            f"expected exactly one"
+        )
+    recording, pairs = next(iter(found.items()))
     if counts.total:
         log.warning("%s: skipped %d unpaired file(s) of %s", track_id, counts.total, recording)
     win = window_ms * sr // 1000
@@ -155,30 +161,33 @@ def ingest_track(track_id: str, images_dir: Path, chunks_dir: Path, recording: s
     return frames, audio, windows, report.row(track_id)
 
 
-def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame, row: dict) -> None:
-    """frames.npy, audio.npy, ingest.csv and windows.parquet in ``out_dir``: all four or none."""
-    with atomic_outputs([Path(out_dir) / name for name in OUTPUTS]) as (frames_tmp, audio_tmp, csv_tmp, windows_tmp):
+def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame, row: dict,
+                  summary: Path) -> None:
+    """frames.npy, audio.npy and windows.parquet in ``out_dir``, then the summary CSV: all four or none."""
+    paths = [Path(out_dir) / name for name in OUTPUTS] + [Path(summary)]
+    with atomic_outputs(paths) as (frames_tmp, audio_tmp, windows_tmp, csv_tmp):
         np.save(frames_tmp, frames)
         np.save(audio_tmp, audio)
-        pd.DataFrame([row]).to_csv(csv_tmp, index=False, lineterminator="\n")
         manifests.write(windows, windows_tmp, "track_windows")
+        pd.DataFrame([row]).to_csv(csv_tmp, index=False, lineterminator="\n")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track-id", required=True, help="the track, e.g. suburmp_violin00")
     parser.add_argument("--images", required=True, type=Path, help="img/<split>/<instrument> folder")
     parser.add_argument("--chunks", required=True, type=Path, help="chunk/<split>/<instrument> folder")
-    parser.add_argument("--recording", required=True, help="<instrument>NN as the files spell it, e.g. violin00")
+    parser.add_argument("--number", required=True, type=int, help="the recording's NN (piece_number), e.g. 0 for violin00")
     parser.add_argument("--window", type=float, default=0.5, help="window length, s (default 0.5)")
     parser.add_argument("--sr", type=int, default=44100, help="audio sample rate, Hz (default 44100)")
     parser.add_argument("--image-size", type=int, default=64, help="image side, px (default 64)")
     parser.add_argument("--panel-fit", choices=PANEL_FITS, default="stretch", help="how an image becomes square")
     parser.add_argument("--unpaired", choices=suburmp.UNPAIRED_POLICIES, default="error",
                         help="an image without its chunk or the reverse: stop, or skip it")
-    parser.add_argument("--out-dir", required=True, type=Path, help="folder for the four outputs")
+    parser.add_argument("--out-dir", required=True, type=Path, help="folder for frames.npy, audio.npy, windows.parquet")
+    parser.add_argument("--summary", required=True, type=Path, help="one-row CSV: what the chunks needed")
 
 
 def run(args: argparse.Namespace) -> None:
-    frames, audio, windows, row = ingest_track(args.track_id, args.images, args.chunks, args.recording, args.window,
+    frames, audio, windows, row = ingest_track(args.track_id, args.images, args.chunks, args.number, args.window,
                                                args.sr, args.image_size, args.panel_fit, args.unpaired)
-    write_outputs(args.out_dir, frames, audio, windows, row)
+    write_outputs(args.out_dir, frames, audio, windows, row, args.summary)

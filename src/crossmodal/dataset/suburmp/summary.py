@@ -1,6 +1,6 @@
 """Sub-URMP chunks: how many needed downmixing, resampling, padding or trimming (one CSV).
 
-Gathers every track's ``ingest.csv`` (from ``ingest-suburmp``) into one table, a row per
+Gathers every track's summary row (``results/manifests/pieces/<track>.csv``, from ``ingest-suburmp``) into one table, a row per
 track and a final ``total`` row, and logs the totals: a release whose chunks are not the 0.5 s
 they should be shows here rather than in the results.
 """
@@ -32,7 +32,7 @@ def summarise(rows: list[pd.DataFrame]) -> pd.DataFrame:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="CSV to write")
-    parser.add_argument("reports", nargs="+", type=Path, help="every track's ingest.csv")
+    parser.add_argument("reports", nargs="+", type=Path, help="every track's summary CSV")
 
 
 def run(args: argparse.Namespace) -> None:

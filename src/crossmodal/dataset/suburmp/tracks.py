@@ -2,8 +2,9 @@
 
 The columns are the URMP path's (manifests.TRACKS_SCHEMA), filled for a folder of solo pairs:
 
-- track_id ``suburmp_<instrument>NN``; piece ``<instrument>NN`` as the files spell it,
-  piece_number NN, part 1 of n_parts 1 (every Sub-URMP recording is one player);
+- track_id ``suburmp_<instrument>NN`` (``_train`` / ``_validation`` added when the same
+  number names recordings in both splits); piece the same as track_id (a recording is its own
+  piece: one player), piece_number NN, part 1 of n_parts 1;
 - instrument from the folder (aliases such as ``saxophone`` mapped to the project's names),
   instrument_code its URMP abbreviation;
 - video_path / audio_path: the recording's ``img/<split>/<instrument>`` and
@@ -67,7 +68,7 @@ def recording_row(rec: suburmp.Recording, track_id: str) -> dict:
     span = rec.ms[-1] / 1000
     return {
         "track_id": track_id,
-        "piece": rec.name,
+        "piece": track_id,
         "piece_number": rec.number,
         "part": 1,
         "n_parts": 1,
@@ -94,9 +95,14 @@ def build_tracks(root: Path, instruments: list[str], unpaired: str = "error", de
     root = Path(root)
     recordings, _ = suburmp.scan_release(root, instruments, unpaired)
     ids = suburmp.track_ids(recordings)
-    duplicated = sorted({t for t in ids if ids.count(t) > 1})
-    if duplicated:
-        raise suburmp.SubURMPLayoutError(f"{root}: recordings spelled differently share the track id(s) {duplicated}")
+    seen: dict[str, suburmp.Recording] = {}
+    for rec, track_id in zip(recordings, ids):
+        if track_id in seen:
+            raise suburmp.SubURMPLayoutError(
+                f"{rec.images[0]}: recording {rec.name} and {seen[track_id].name} in {rec.images[0].parent} share the "
+                f"number {rec.number:02d}; a recording is <instrument>NN, one per number"
+            )
+        seen[track_id] = rec
     rows = [recording_row(rec, track_id) for rec, track_id in zip(recordings, ids)]
     table = pd.DataFrame(rows)
     table["is_test"] = table["split"].eq("test")
