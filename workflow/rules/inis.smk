@@ -7,7 +7,7 @@
 # is eval-fig1 on INIS: ground truth over S2I-A. inis.enabled: false leaves it all out of `all`.
 from pathlib import Path
 
-from crossmodal.config import AUTOENCODER_PARAMS, CLASSIFIER_PARAMS, GAN_PARAMS, IMAGE_CLASSIFIER_PARAMS, cli_flags
+from crossmodal.config import AUTOENCODER_PARAMS, CLASSIFIER_PARAMS, IMAGE_CLASSIFIER_PARAMS, cli_flags, gan_flags
 
 INIS_CONFIG = config["inis"]
 INIS = f"{RESULTS}/inis"
@@ -41,9 +41,7 @@ def inis_section(section, key="epochs"):
 
 _inis_gan = inis_section("gan")
 # Only the last epoch's checkpoint and samples are kept (no Fig. 9 on INIS).
-INIS_GAN_FLAGS = cli_flags({**_inis_gan, "keep_every": _inis_gan["epochs"]}, GAN_PARAMS) + " " + cli_flags(
-    GAN["s2i"], ("ngf", "ndf")
-)
+INIS_GAN_FLAGS = gan_flags({**_inis_gan, "keep_every": _inis_gan["epochs"]}, "s2i")
 INIS_SOUND_ENCODER_MODEL = (
     f"{INIS}/audio_classifiers/{SOUND_ENCODER_REP}_{config['audio_classifier']['encoder_conv_layers']}"
     f"/seed_{config['audio_classifier']['seeds'][0]}/model.pt"
@@ -52,7 +50,9 @@ INIS_ENCODINGS = {
     "S2I-C": f"{INIS}/embeddings/sound_classifier.npy",
     "S2I-A": f"{INIS}/embeddings/sound_autoencoder.npy",
 }
-INIS_GANS = {name: f"--gan {name} {INIS_GAN_DIR}/{S2I_MODELS[name]}/model.pt {INIS_ENCODINGS[name]}" for name in INIS_ENCODINGS}
+INIS_GANS = {
+    name: f"--gan {name} {INIS_GAN_DIR}/{S2I_MODELS[name]}/model.pt {INIS_ENCODINGS[name]}" for name in INIS_ENCODINGS
+}
 
 
 rule inis_demo:
