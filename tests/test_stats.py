@@ -92,3 +92,22 @@ def test_score_rows_with_tracks_carry_intervals_and_the_instrument_summary():
     assert (b["ci_low"], b["ci_high"]) == (1.0, 1.0) and (c["ci_low"], c["ci_high"]) == (0.0, 0.0)
     assert a["ci_low"] < 0.75 < a["ci_high"]
     assert "ci_low" not in score_rows("real", "test", labels, predictions, float("nan"), classes=("a", "b", "c"))[0]
+
+
+def test_table1_carries_an_interval_over_test_tracks_pooled_over_seeds():
+    from crossmodal.sound.table1 import table1
+
+    def result(seed, tallies):
+        return {"representation": "lms", "conv_layers": 4, "seed": seed, "per_class": {}, "confusion": [],
+                "test_accuracy": sum(h for h, _ in tallies.values()) / sum(n for _, n in tallies.values()),
+                "test_tracks": tallies}
+
+    tracks = {f"t{i}": [i % 5, 4] for i in range(40)}  # accuracies 0, .25, .5, .75, 1 over tracks
+    table = table1([result(0, tracks), result(1, tracks)])
+    row = table.iloc[0]
+    assert row["LMS"] == 50.0
+    half = 1.96 * 100 * np.std([i % 5 / 4 for i in range(40)], ddof=1) / np.sqrt(40)
+    assert row["LMS_ci_low"] == pytest.approx(50 - half, abs=2.5)
+    assert row["LMS_ci_high"] == pytest.approx(50 + half, abs=2.5)
+    without = table1([{k: v for k, v in result(0, tracks).items() if k != "test_tracks"}])
+    assert "LMS_ci_low" not in without.columns

@@ -81,13 +81,22 @@ def accuracy_ci(correct: np.ndarray, groups: np.ndarray, n_boot: int = N_BOOT, l
     correct = np.asarray(correct, dtype=np.float64)
     if correct.shape != np.shape(groups):
         raise ValueError(f"{correct.size} outcomes for {np.size(groups)} group labels")
-    names, members = _group_index(groups)
-    if len(names) < 2:
+    _, members = _group_index(groups)
+    return accuracy_ci_counts(np.array([correct[m].sum() for m in members]), np.array([len(m) for m in members]),
+                              n_boot, level, seed)
+
+
+def accuracy_ci_counts(hits: np.ndarray, sizes: np.ndarray, n_boot: int = N_BOOT, level: float = LEVEL,
+                       seed: int = 0) -> tuple[float, float]:
+    """:func:`accuracy_ci` from per-track tallies: right answers ``hits`` [tracks] of ``sizes``
+    [tracks] windows (what a step keeps when it does not keep every window's answer)."""
+    hits, sizes = np.asarray(hits, dtype=np.float64), np.asarray(sizes, dtype=np.float64)
+    if hits.shape != sizes.shape or hits.ndim != 1:
+        raise ValueError(f"hits {hits.shape} and sizes {sizes.shape} must be one count per track")
+    if len(hits) < 2:
         return float("nan"), float("nan")
-    hits = np.array([correct[m].sum() for m in members])
-    sizes = np.array([len(m) for m in members], dtype=np.float64)
     rng = np.random.default_rng([seed, 1729])
-    weights = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=n_boot)
+    weights = rng.multinomial(len(hits), np.full(len(hits), 1 / len(hits)), size=n_boot)
     return _interval((weights @ hits) / (weights @ sizes), level)
 
 

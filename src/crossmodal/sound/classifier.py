@@ -139,6 +139,8 @@ def train_classifier(
         "in_shape": list(in_shape),
         "per_class": per_class,
         "confusion": matrix.tolist(),
+        # [right, windows] per test track: Table 1's intervals resample tracks (evaluation.stats).
+        "test_tracks": _track_tallies(test_pred == labels[store.test], store.windows["track_id"].to_numpy()[store.test]),
         "instruments": list(store.classes),
         "settings": dataclasses.asdict(settings),
         "seconds": time.perf_counter() - started,
@@ -148,6 +150,11 @@ def train_classifier(
              "train_accuracy": result["train_accuracy"], "seed": seed, "class_names": list(store.classes)}
     run.save_final(out_dir / "model.pt", extra=extra)
     return model, result
+
+
+def _track_tallies(hit: np.ndarray, tracks: np.ndarray) -> dict[str, list[int]]:
+    """{track: [right, windows]} of the test windows (bool ``hit`` [n], ``tracks`` [n])."""
+    return {str(t): [int(hit[tracks == t].sum()), int((tracks == t).sum())] for t in np.unique(tracks)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

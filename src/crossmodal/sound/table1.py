@@ -2,7 +2,9 @@
 
 Gathers the ``result.json`` of every (representation, conv layers, seed) model into
 ``table1.csv`` (rows: conv layers; columns MS, LMS, CQT, MFCC, STFT in percent, the mean over
-seeds; with several seeds also ``<REP>_std`` (sample standard deviation) and ``seeds``),
+seeds; with several seeds also ``<REP>_std`` (sample standard deviation) and ``seeds``; when the
+results hold per-track tallies, ``<REP>_ci_low`` / ``<REP>_ci_high``, a 95% interval resampling
+test tracks, the seeds' tallies pooled),
 ``table1_per_class.csv`` (one row per model and instrument: test windows, accuracy mean over
 seeds) and, with --confusion-dir, ``<dir>/<rep>_<layers>/confusion.csv`` (test split, summed
 over seeds; rows true instrument, columns predicted).
@@ -62,7 +64,28 @@ def table1(results: list[dict]) -> pd.DataFrame:
         table = table.join(std.rename(columns={r: f"{PAPER_NAMES[r]}_std" for r in reps}))
         table["seeds"] = seeds.max(axis=1)
     table = table.reset_index()
+    if results and all("test_tracks" in r for r in results):
+        table = table.merge(intervals(results), on="conv_layers", how="left")
     return table
+
+
+def intervals(results: list[dict]) -> pd.DataFrame:
+    """Per conv depth, ``<REP>_ci_low`` and ``<REP>_ci_high`` (percent): a 95% bootstrap interval
+    over test tracks of the accuracy, from the tracks' [right, windows] tallies summed over seeds."""
+    from crossmodal.evaluation.stats import accuracy_ci_counts
+
+    pooled: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+    for r in results:
+        cell = pooled.setdefault((int(r["conv_layers"]), r["representation"]), {})
+        for track, (hits, size) in r["test_tracks"].items():
+            cell[track] = cell.get(track, np.zeros(2)) + (hits, size)
+    rows: dict[int, dict] = {}
+    for (layers, rep), tallies in pooled.items():
+        counts = np.array(list(tallies.values()))
+        low, high = accuracy_ci_counts(counts[:, 0], counts[:, 1])
+        row = rows.setdefault(layers, {"conv_layers": layers})
+        row[f"{PAPER_NAMES[rep]}_ci_low"], row[f"{PAPER_NAMES[rep]}_ci_high"] = round(100 * low, 2), round(100 * high, 2)
+    return pd.DataFrame(list(rows.values()))
 
 
 def per_class_table(results: list[dict]) -> pd.DataFrame:
