@@ -12,6 +12,7 @@ from crossmodal import cli, manifests, store
 from crossmodal.dataset import panels_sheet, suburmp, tracks, windows
 from crossmodal.dataset.suburmp import ingest, summary
 from crossmodal.dataset.suburmp import tracks as sub_tracks
+from test_tracks import make_piece, noise, video_file  # noqa: F401  (video_file: a fixture)
 
 SR_IN = 48000
 #: (split folder, instrument folder, NN) -> number of pairs
@@ -105,7 +106,31 @@ def test_same_recording_number_in_both_splits_gets_split_in_its_id(tmp_path):
                                                                           "suburmp_violin00_validation"}
 
 
+def test_table2_counts_the_release_pairs(tree, tmp_path):
+    from crossmodal.dataset import report
+
+    wins = ingest_all(sub_tracks.build_tracks(tree, ["violin", "sax"]), tmp_path / "tracks")
+    table = report.table2(wins).set_index("instrument")
+    for instrument in ("sax", "violin"):
+        for split, side in (("train", "train"), ("validation", "test")):
+            expected = sum(n for (sp, folder, _), n in RECORDINGS.items() if sp == split and folder == instrument)
+            assert table.loc[instrument, side] == expected
+    # the caption's numbers: the release's totals, and the paper's inconsistent printed test row
+    assert sum(t for t, _ in report.RELEASE_TABLE2.values()) == 71230
+    assert sum(v for _, v in report.RELEASE_TABLE2.values()) == 9575
+    release_test = {k: v for k, (_, v) in report.RELEASE_TABLE2.items()}
+    assert sum({**release_test, **report.PAPER_TABLE2_TEST}.values()) == 8915
+
+
 # --- bad input ----------------------------------------------------------------------------------
+
+
+def test_two_spellings_of_one_recording_number_are_refused(tmp_path):
+    root = write_tree(tmp_path / "s", {("train", "violin", 0): 2, ("validation", "violin", 1): 2})
+    (root / "img/train/violin/violin00_500.jpg").rename(root / "img/train/violin/vn00_500.jpg")
+    (root / "chunk/train/violin/violin00_500.wav").rename(root / "chunk/train/violin/vn00_500.wav")
+    with pytest.raises(suburmp.SubURMPLayoutError, match=r"share the number 00"):
+        sub_tracks.build_tracks(root, ["violin"])
 
 
 @pytest.mark.parametrize("missing", ["img", "chunk"])
@@ -240,6 +265,16 @@ def test_dedupe_keeps_the_first_track_of_each_take():
                           "take_id": ["take-a", "take-a", "take-b", "take-c"]})
     assert list(tracks.dedupe_takes(table)["track_id"]) == ["24_P_3_va", "24_P_1_vn", "25_P_4_sax"]
     assert list(tracks.dedupe_takes(table.iloc[[0, 2, 3]])["track_id"]) == ["24_P_3_va", "24_P_1_vn", "25_P_4_sax"]
+
+
+def test_dedupe_takes_on_a_urmp_tree_drops_the_reused_viola(tmp_path, video_file):
+    viola = noise(7)
+    make_piece(tmp_path, video_file, "24_Pirates_vn_vn_va_vc", audio={3: viola})
+    make_piece(tmp_path, video_file, "25_Pirates_vn_vn_va_sax", audio={3: viola})
+    kept = tracks.build_tracks(tmp_path, ["violin", "viola", "cello", "sax"], dedupe=True)
+    assert "24_Pirates_3_va" in set(kept["track_id"]) and "25_Pirates_3_va" not in set(kept["track_id"])
+    assert len(kept) == 7 and kept["take_id"].is_unique
+    assert len(tracks.build_tracks(tmp_path, ["violin", "viola", "cello", "sax"])) == 8  # default: as the paper
 
 
 def test_tracks_step_dedupe_flag(tmp_path, monkeypatch):
