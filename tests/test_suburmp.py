@@ -125,6 +125,17 @@ def test_table2_counts_the_release_pairs(tree, tmp_path):
 # --- bad input ----------------------------------------------------------------------------------
 
 
+def test_config_needs_the_root_and_refuses_a_split_file_for_suburmp():
+    from crossmodal.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="data.suburmp_root"):
+        load_config(overrides={"data.source": "suburmp"})
+    with pytest.raises(ConfigError, match="split.file"):
+        load_config(overrides={"data.source": "suburmp", "data.suburmp_root": "/x", "split.file": "s.csv"})
+    config = load_config(overrides={"data.source": "suburmp", "data.suburmp_root": "/x"})
+    assert (config["data"]["suburmp_unpaired"], config["data"]["dedupe_takes"]) == ("error", False)
+
+
 def test_two_spellings_of_one_recording_number_are_refused(tmp_path):
     root = write_tree(tmp_path / "s", {("train", "violin", 0): 2, ("validation", "violin", 1): 2})
     (root / "img/train/violin/violin00_500.jpg").rename(root / "img/train/violin/vn00_500.jpg")
