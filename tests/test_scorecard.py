@@ -63,7 +63,7 @@ def test_the_step_writes_csv_and_markdown_and_names_a_bad_input(tmp_path):
     for name, frame in _tables().items():
         paths[name] = tmp_path / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
-    args = argparse.Namespace(source="demo", table4=None, out=tmp_path / "scorecard.csv",
+    args = argparse.Namespace(source="demo", table4=None, table3=None, inis_source="INIS", out=tmp_path / "scorecard.csv",
                               markdown=tmp_path / "scorecard.md", **{k: str(v) for k, v in paths.items()})
     scorecard.run(args)
     written = pd.read_csv(tmp_path / "scorecard.csv")
@@ -72,3 +72,13 @@ def test_the_step_writes_csv_and_markdown_and_names_a_bad_input(tmp_path):
     pd.DataFrame({"method": ["x"]}).to_csv(paths["table5"], index=False)
     with pytest.raises(ValueError, match=r"table5.csv: lacks column\(s\) \['split', 'instrument', 'accuracy'\]"):
         scorecard.run(args)
+
+
+def test_inis_rows_name_their_own_data():
+    table3 = pd.DataFrame({"class": ["piano", "all"], "complete_songs": [3, 10], "train_pairs": [50, 400],
+                           "test_pairs": [20, 150]})
+    card = scorecard.scorecard("local", table3=table3, inis_source="INIS demo", **_tables()).set_index("item")
+    train = card.loc["Table 3 (INIS): train pairs"]
+    assert (train["paper"], train["ours"], train["source"]) == (4461, 400, "INIS demo")
+    assert card.loc["Table 3 (INIS): test pairs", "paper"] == 1905
+    assert card.loc["Table 1: LMS, 4 conv layers", "source"] == "URMP"

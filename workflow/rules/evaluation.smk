@@ -319,8 +319,10 @@ rule scorecard:
         i2s=rules.eval_i2s.output.accuracy,
         image_accuracy=rules.image_classifier.output.accuracy,
         table4=rules.human_eval_report.output.table if glob.glob(f"{HUMAN_SCORES}/*.csv") else [],
+        table3=[f"{RESULTS}/inis/table3.csv"] if config["inis"]["enabled"] else [],
     output:
-        report(f"{RESULTS}/scorecard.csv", caption="../report/scorecard.rst", category="Evaluation"),
+        table=report(f"{RESULTS}/scorecard.csv", caption="../report/scorecard.rst", category="Evaluation"),
+        markdown=f"{RESULTS}/scorecard.md",
     log:
         f"{LOGS}/scorecard.log",
     benchmark:
@@ -328,10 +330,12 @@ rule scorecard:
     params:
         source=config["data"]["source"],
         table4=lambda wildcards, input: f"--table4 {input.table4}" if input.table4 else "",
+        table3=lambda wildcards, input: f"--table3 {input.table3}" if input.table3 else "",
+        inis_source="INIS" if config["inis"]["images_root"] else "INIS demo",
     shell:
         "{CLI} scorecard --source {params.source} --table1 {input.table1} --table2 {input.table2}"
         " --table5 {input.table5} --i2s {input.i2s} --image-accuracy {input.image_accuracy} {params.table4}"
-        " --out {output} 2> {log}"
+        " {params.table3} --inis-source {params.inis_source:q} --out {output.table} --markdown {output.markdown} 2> {log}"
 
 
 FINAL_TARGETS["evaluation"] = [

@@ -1,6 +1,6 @@
 """results/scorecard.csv: every number the paper reports, beside ours, its interval and its data.
 
-One row per number: Table 2's pair counts, Table 1's ten cells, the sound classifier's and the
+One row per number: Table 2's pair counts (and INIS's Table 3 totals), Table 1's ten cells, the sound classifier's and the
 image classifier's (Gamma's) test accuracy, Table 5's six accuracies, the I2S accuracy, and the
 human evaluation's mean scores of Sec. 5.2.1 / Fig. 8 once raters' scores exist. Columns: item,
 paper, ours, ci_low, ci_high (95%, bootstrap over tracks, where the source table has one),
@@ -29,6 +29,8 @@ SOURCE_NAMES = {"demo": "demo", "local": "URMP", "download": "URMP", "suburmp": 
 
 #: Table 2's totals (Sub-URMP pairs; the per-instrument cells sum to these).
 PAPER_TABLE2 = {"train": 71230, "test": 9575, "total": 80805}
+#: Table 3's totals over INIS's five classes.
+PAPER_TABLE3 = {"complete_songs": 77, "train_pairs": 4461, "test_pairs": 1905}
 #: Sec. 5.1: the LMS sound classifier (the S2I-C encoder) on real test LMS; Sec. 3.4: the image classifier.
 PAPER_SOUND_CLASSIFIER = 80.0
 PAPER_IMAGE_CLASSIFIER = 95.0
@@ -68,8 +70,16 @@ def _row(item, paper, ours, ci=(float("nan"), float("nan")), unit="%", note="") 
 
 def table2_rows(table2: pd.DataFrame, path) -> list[dict]:
     total = _one(table2, path, instrument="total")
+    notes = {"test": "80,805 - 71,230 in the text (and the release); the printed test row sums to 8,915"}
     return [_row(f"Table 2: {split} pairs", PAPER_TABLE2[split], float(total[split]) if total is not None else np.nan,
-                 unit="pairs") for split in ("train", "test", "total")]
+                 unit="pairs", note=notes.get(split, "")) for split in ("train", "test", "total")]
+
+
+def table3_rows(table3: pd.DataFrame, path, source: str) -> list[dict]:
+    total = _one(table3, path, **{"class": "all"})
+    return [{**_row(f"Table 3 (INIS): {column.replace('_', ' ')}", paper,
+                    float(total[column]) if total is not None else np.nan, unit="count"), "source": source}
+            for column, paper in PAPER_TABLE3.items()]
 
 
 def table1_rows(table1: pd.DataFrame, path) -> list[dict]:
@@ -143,12 +153,15 @@ def human_rows(table4: pd.DataFrame | None, path) -> list[dict]:
 
 
 def scorecard(source: str, table1=None, table2=None, table5=None, i2s=None, image_accuracy=None, table4=None,
-              paths: dict | None = None) -> pd.DataFrame:
-    """The scorecard from the tables (DataFrames as the steps write them; None: not made)."""
+              table3=None, inis_source: str = "INIS", paths: dict | None = None) -> pd.DataFrame:
+    """The scorecard from the tables (DataFrames as the steps write them; None: not made).
+    ``source`` names the Sub-URMP side's data, ``inis_source`` the INIS side's (Table 3)."""
     paths = paths or {}
     rows = []
     if table2 is not None:
         rows += table2_rows(table2, paths.get("table2"))
+    if table3 is not None:
+        rows += table3_rows(table3, paths.get("table3"), inis_source)
     if table1 is not None:
         rows += table1_rows(table1, paths.get("table1"))
     if image_accuracy is not None:
@@ -158,8 +171,8 @@ def scorecard(source: str, table1=None, table2=None, table5=None, i2s=None, imag
     if i2s is not None:
         rows += i2s_rows(i2s, paths.get("i2s"))
     rows += human_rows(table4, paths.get("table4"))
-    frame = pd.DataFrame(rows)
-    frame["source"] = SOURCE_NAMES.get(source, source)
+    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    frame["source"] = frame["source"].astype(object).fillna(SOURCE_NAMES.get(source, source))
     for column in ("ours", "ci_low", "ci_high"):
         frame[column] = frame[column].astype(float).round(2)
     return frame.reindex(columns=list(COLUMNS))
@@ -174,6 +187,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--i2s", help="i2s_accuracy.csv")
     parser.add_argument("--image-accuracy", help="the image classifier's accuracy.csv")
     parser.add_argument("--table4", help="table4_human_eval.csv (once raters' scores exist)")
+    parser.add_argument("--table3", help="INIS's table3.csv")
+    parser.add_argument("--inis-source", default="INIS", help="the data behind Table 3: INIS or 'INIS demo'")
     parser.add_argument("--out", required=True, help="output: scorecard.csv")
     parser.add_argument("--markdown", help="also write the table as Markdown (for the README / report)")
 
@@ -193,7 +208,7 @@ def to_markdown(card: pd.DataFrame) -> str:
 def run(args: argparse.Namespace) -> None:
     from crossmodal.store import write_text
 
-    paths = {k: getattr(args, k) for k in ("table1", "table2", "table5", "i2s", "image_accuracy", "table4")}
+    paths = {k: getattr(args, k) for k in ("table1", "table2", "table5", "i2s", "image_accuracy", "table4", "table3")}
     card = scorecard(
         args.source,
         table1=_read(args.table1, ("conv_layers",)),
@@ -202,6 +217,8 @@ def run(args: argparse.Namespace) -> None:
         i2s=_read(args.i2s, ("method", "split", "instrument", "accuracy")),
         image_accuracy=_read(args.image_accuracy, ("split", "instrument", "accuracy")),
         table4=_read(args.table4, ("method", "instrument", "mean_score")),
+        table3=_read(args.table3, ("class", *PAPER_TABLE3)),
+        inis_source=args.inis_source,
         paths=paths,
     )
     write_csv(args.out, card)
