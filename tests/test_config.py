@@ -76,3 +76,13 @@ def test_load_config_applies_dotted_overrides_and_reports_bad_yaml(tmp_path):
     bad.write_text("seed: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("size", [32, 128])
+def test_an_image_size_the_s2i_networks_refuse_is_refused_at_validation(size):
+    config = default_config()
+    config["dataset"]["image_size"] = size
+    with pytest.raises(ConfigError, match=r"'dataset.image_size'.*64x64.*got " + str(size)):
+        validate_config(config)
+    config["dataset"]["image_size"] = 64
+    assert validate_config(config)["dataset"]["image_size"] == 64

@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from crossmodal.models import S2I_IMAGE_SIZE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
@@ -73,6 +75,11 @@ def _check_consistency(config: dict[str, Any]) -> None:
             f"config key 'dataset.window_s': the window ({ds['window_s']} s) is shorter than "
             f"the stride ({ds['stride_s']} s), so audio between windows would never be used"
         )
+    if ds["image_size"] != S2I_IMAGE_SIZE:
+        raise ConfigError(
+            f"config key 'dataset.image_size': the S2I networks generate {S2I_IMAGE_SIZE}x{S2I_IMAGE_SIZE} images "
+            f"(Sec. 3.1), so the pairs' images must be {S2I_IMAGE_SIZE} pixels square; got {ds['image_size']}"
+        )
     data = config["data"]
     if data["source"] == "local" and not data["local_root"]:
         raise ConfigError("config key 'data.local_root': must name the URMP Dataset/ folder when data.source is local")
@@ -120,6 +127,9 @@ FEATURE_PARAMS: dict[str, tuple[str, ...]] = {
     "cqt": ("hop_length", "cqt_fmin", "cqt_n_bins", "cqt_bins_per_octave"),
 }
 
+#: ``features:`` keys that turn an LMS back into sound (eval-i2s's Griffin-Lim).
+LMS_INVERSION_PARAMS: tuple[str, ...] = ("n_fft", "hop_length", "fmin", "fmax", "htk", "mel_norm", "ref")
+
 #: ``audio_classifier:`` keys one classifier depends on (the step's flags).
 CLASSIFIER_PARAMS: tuple[str, ...] = (
     "epochs", "batch_size", "learning_rate", "channels", "fc_units", "dropout", "dropout_is", "l2",
@@ -158,6 +168,25 @@ def _value(value: Any) -> str:
 def cli_flags(section: Mapping[str, Any], keys: Iterable[str]) -> str:
     """``--key-name value`` for each key of ``section`` (lists space-separated, None as none)."""
     return " ".join(f"--{key.replace('_', '-')} {_value(section[key])}" for key in keys)
+
+
+class Untracked:
+    """A rule ``params`` value that Snakemake does not record, so changing it reruns nothing.
+
+    Snakemake records params of plain types (str, int, list, ...) with each output and reruns a
+    job when one changes; any other object is left out. Where a job runs (``training.device``,
+    ``training.amp``) is such a value: moving to a GPU must not retrain every model trained on
+    the CPU. In a shell command it renders as its value.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return _value(self.value)
+
+    def __repr__(self) -> str:
+        return f"Untracked({self.value!r})"
 
 
 def gan_flags(gan: Mapping[str, Any], kind: str) -> str:

@@ -38,6 +38,7 @@ from crossmodal.gan.objective import (
     discriminator_loss,
     generator_loss,
 )
+from crossmodal.models import S2I_IMAGE_SIZE
 from crossmodal.models.gan import (
     I2S_SHAPE,
     RESIZE_MODES,
@@ -343,8 +344,9 @@ def load_pairs(windows, encodings_path: str, kind: str, lms_path: str | None = N
     extra = {"instrument": instrument, "n_pairs": int(len(train))}
     if kind == "s2i":
         frames = store.load_frames(train)
-        if frames.shape[1:3] != (64, 64):
-            raise ValueError(f"S2I generates 64x64 images; the frames are {frames.shape[1:3]} (set dataset.image_size: 64)")
+        if frames.shape[1:3] != (S2I_IMAGE_SIZE, S2I_IMAGE_SIZE):
+            raise ValueError(f"S2I generates {S2I_IMAGE_SIZE}x{S2I_IMAGE_SIZE} images; the frames are "
+                             f"{frames.shape[1:3]} (set dataset.image_size: {S2I_IMAGE_SIZE})")
         return GANData(condition, frames, labels, extra=extra)
     if lms_path is None:
         raise ValueError("I2S needs --lms, the LMS store")
