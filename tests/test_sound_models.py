@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 from sound_fixtures import make_windows
 
 from crossmodal import cli
 from crossmodal.manifests import read_windows
+from crossmodal.store import load_window_audio
 from crossmodal.models.sound import (
     AudioClassifier,
     SoundAutoencoder,
@@ -20,7 +22,7 @@ from crossmodal.models.sound import (
     load_audio_classifier,
     load_sound_autoencoder,
 )
-from crossmodal.sound import features, table1
+from crossmodal.sound import features, fig3, table1
 from crossmodal.sound.autoencoder import train_autoencoder
 from crossmodal.sound.classifier import (
     ClassifierSettings,
@@ -158,14 +160,22 @@ def test_autoencoder_trains_stack_by_stack_and_loss_falls(lms_data, tmp_path):
 def test_encode_sound_step_writes_one_128_d_row_per_window(lms_data, tmp_path):
     manifest, lms = lms_data
     store = load_labelled(manifest, lms)
-    train_classifier(store, "lms", 4, 0, ClassifierSettings(**{**SMALL.__dict__, "epochs": 1}), tmp_path / "clf", CPU)
+    _, result = train_classifier(store, "lms", 4, 0, ClassifierSettings(**{**SMALL.__dict__, "epochs": 1}), tmp_path / "clf", CPU)
     args = ["encode-sound", "--kind", "classifier", "--model", str(tmp_path / "clf" / "model.pt"), "--windows", str(manifest),
             "--features", str(lms), "--out", str(tmp_path / "emb.npy"), "--summary", str(tmp_path / "emb.json"), "--device", "cpu"]
     assert cli.main(args) == 0
     encodings = np.load(tmp_path / "emb.npy")
     assert encodings.shape == (len(store.labels), 128) and encodings.dtype == np.float32
+    # Row i is the classifier's 128-d FC feature of window i, whatever batch it was computed in.
+    model, _ = load_audio_classifier(tmp_path / "clf" / "model.pt")
+    rows = [0, len(store.labels) // 2, len(store.labels) - 1]
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(np.asarray(store.features[rows], dtype=np.float32))).numpy()
+    np.testing.assert_allclose(encodings[rows], expected, rtol=1e-5, atol=1e-6)
     summary = json.loads((tmp_path / "emb.json").read_text())
-    assert 0 <= summary["test_accuracy"] <= 1 and summary["windows"] == len(store.labels)
+    assert summary["windows"] == len(store.labels)
+    # The accuracy it reports is the trained model's own test accuracy (training's result record).
+    assert summary["test_accuracy"] == pytest.approx(result["test_accuracy"])
 
 
 def test_encode_sound_step_refuses_a_store_of_another_shape(lms_data, tmp_path):
@@ -180,17 +190,37 @@ def test_encode_sound_step_refuses_a_store_of_another_shape(lms_data, tmp_path):
     assert not (tmp_path / "e.npy").exists()
 
 
-def test_fig3_step_draws_the_window_from_every_store(lms_data, tmp_path):
+def test_fig3_step_draws_the_window_from_every_store(lms_data, tmp_path, monkeypatch):
     manifest, _ = lms_data
     windows = read_windows(manifest)
     paths = {}
     for rep in features.REPRESENTATIONS:
         paths[rep] = tmp_path / f"{rep}.npy"
         compute_store(windows, rep, features.FeatureParams(), str(paths[rep]), chunk=64)
+    drawn = {}
+    real_draw = fig3.draw
+
+    def spy(wave, sr, panels, title, out):
+        drawn.update(wave=wave, sr=sr, panels=panels, title=title)
+        real_draw(wave, sr, panels, title, out)
+
+    monkeypatch.setattr(fig3, "draw", spy)
     args = ["fig3", "--windows", str(manifest), *sum(([f"--{r}", str(p)] for r, p in paths.items()), []),
             "--out", str(tmp_path / "fig3.png")]
     assert cli.main(args) == 0
-    assert (tmp_path / "fig3.png").read_bytes()[:4] == b"\x89PNG"
+    # The window shown is the loudest of the first track, and every panel is its row of a store.
+    first = windows[windows["track_id"] == sorted(windows["track_id"])[0]]
+    audio = load_window_audio(first)
+    loudest = int(first["window_id"].iloc[int(np.argmax(np.sqrt(np.mean(audio.astype(np.float64) ** 2, axis=1))))])
+    np.testing.assert_array_equal(drawn["wave"], load_window_audio(windows.iloc[[loudest]])[0])
+    assert sorted(drawn["panels"]) == sorted(features.REPRESENTATIONS)
+    for rep, path in paths.items():
+        np.testing.assert_array_equal(drawn["panels"][rep], np.load(path)[loudest])
+    assert f"Window {loudest}: {windows.at[loudest, 'instrument']}" in drawn["title"]
+    with Image.open(tmp_path / "fig3.png") as png:
+        assert png.size == (12 * 120, round(6.5 * 120))  # figsize (12, 6.5) in at 120 dpi
+        pixels = np.asarray(png.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # colour maps drawn, not a blank page
 
 
 # ---------------------------------------------------------------- Table 1 aggregation
