@@ -236,8 +236,6 @@ rule ingest_suburmp:
         f"{LOGS}/ingest/{{track}}.log",
     benchmark:
         f"{BENCH}/ingest/{{track}}.tsv"
-    wildcard_constraints:
-        track=SUBURMP_TRACK_ID_RE,
     params:
         number=track_field("piece_number"),
         window=config["dataset"]["window_s"],
@@ -245,6 +243,8 @@ rule ingest_suburmp:
         image_size=config["dataset"]["image_size"],
         panel_fit=config["dataset"]["panel_fit"],
         unpaired=config["data"]["suburmp_unpaired"],
+    wildcard_constraints:
+        track=SUBURMP_TRACK_ID_RE,
     shell:
         "{CLI} ingest-suburmp --track-id {wildcards.track} --images {input.images} --chunks {input.chunks}"
         " --number {params.number} --window {params.window} --sr {params.sr} --image-size {params.image_size}"
