@@ -2,8 +2,9 @@
 
 The same three per-track outputs as ``extract`` (so every later stage runs unchanged), plus a
 one-row summary CSV saying what the chunks needed (``results/manifests/pieces/<track>.csv``,
-where the URMP path writes each piece's extraction summary: a recording is its own piece). Window k is the recording's k-th pair in
-``ms`` order; ``ms`` is the window's end, so it starts at ``(ms - window) / 1000`` s.
+where the URMP path writes each piece's extraction summary: a recording is its own piece).
+Window k is the recording's k-th pair in ``ms`` order; ``ms`` is the window's end, so it starts
+at ``(ms - window) / 1000`` s.
 
 - Images are decoded (any size, converted to RGB) and made S x S with the same fit rule as
   URMP panels (``crossmodal.dataset.panels.fit_square``, ``dataset.panel_fit``).
