@@ -32,3 +32,13 @@ def tiny_all_run(tmp_path_factory):
     finally:
         os.umask(old)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def windows_world():
+    """Factory of the tiny windows world: ``windows_world(root, [Track(...), ...])`` saves each
+    track's frames and audio arrays and writes ``root/windows.parquet`` over them (returns the
+    manifest's DataFrame). See tests/windows_world.py."""
+    from windows_world import write_windows
+
+    return write_windows

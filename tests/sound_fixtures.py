@@ -9,14 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from windows_world import SR, STRIDE, WINDOW, Track, write_windows
 
-from crossmodal import manifests
 from crossmodal.urmp import INSTRUMENT_NAMES
-
-SR = 44100
-WINDOW = 22050
-STRIDE = 4410
 
 
 def instrument_tone(instrument: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
@@ -36,30 +31,17 @@ def instrument_tone(instrument: str, seconds: float, rng: np.random.Generator) -
 
 def make_windows(root: Path, instruments=("cello", "flute", "trumpet"), tracks_per_split=(2, 1),
                  seconds: float = 2.0, image_size: int = 8, seed: int = 0) -> Path:
-    """Writes tracks and a windows manifest under ``root``; returns the manifest's path."""
+    """Writes tracks and a windows manifest under ``root`` (windows_world.write_windows); returns
+    the manifest's path. Frames are constant per instrument, pixel (0, 0) the window index."""
     rng = np.random.default_rng(seed)
-    rows = []
+    tracks = []
     n_windows = (int(seconds * SR) - WINDOW) // STRIDE + 1
     for instrument in instruments:
         splits = ["train"] * tracks_per_split[0] + ["test"] * tracks_per_split[1]
         for part, split in enumerate(splits, start=1):
-            track_id = f"01_Synth_{part}_{instrument[:3]}"
-            folder = root / "tracks" / track_id
-            folder.mkdir(parents=True, exist_ok=True)
-            np.save(folder / "audio.npy", instrument_tone(instrument, seconds, rng))
+            audio = instrument_tone(instrument, seconds, rng)
             frames = np.full((n_windows, image_size, image_size, 3), INSTRUMENT_NAMES.index(instrument), np.uint8)
             frames[:, 0, 0, 0] = np.arange(n_windows)
-            np.save(folder / "frames.npy", frames)
-            for k in range(n_windows):
-                rows.append({
-                    "track_id": track_id, "window_index": k, "start_s": k * STRIDE / SR, "frame_index": 3 * k,
-                    "frame_time_s": k * STRIDE / SR, "audio_start": k * STRIDE, "audio_stop": k * STRIDE + WINDOW,
-                    "piece": "01_Synth", "instrument": instrument, "label": INSTRUMENT_NAMES.index(instrument),
-                    "take_id": track_id, "split": split, "frames_path": str(folder / "frames.npy"),
-                    "audio_path": str(folder / "audio.npy"),
-                })
-    frame = pd.DataFrame(rows)
-    frame.insert(0, "window_id", np.arange(len(frame)))
-    path = root / "manifests" / "windows.parquet"
-    manifests.write(frame, path, "windows")
-    return path
+            tracks.append(Track(f"01_Synth_{part}_{instrument[:3]}", instrument, split, frames, audio, piece="01_Synth"))
+    write_windows(root, tracks, manifest="manifests/windows.parquet")
+    return root / "manifests" / "windows.parquet"

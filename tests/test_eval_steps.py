@@ -15,9 +15,10 @@ import soundfile
 import torch
 from PIL import Image
 
+from windows_world import Track, audio_length
+
 from crossmodal import cli, manifests
 from crossmodal.evaluation import generate, selection
-from crossmodal.urmp import INSTRUMENT_NAMES
 
 torch.set_num_threads(1)
 INSTRUMENTS = ("cello", "flute")
@@ -32,34 +33,21 @@ def save_models(path, models, extra):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, windows_world):
     from crossmodal.models.gan import build_gan
     from crossmodal.models.image import ImageClassifier, classifier_payload
     from crossmodal.sound.classifier import ClassifierSettings, build_classifier
 
     root = tmp_path_factory.mktemp("world")
     rng = np.random.default_rng(0)
-    rows = []
+    tracks = []
     for instrument in INSTRUMENTS:
         for split in ("train", "test"):
-            track = f"01_Piece_{len(rows) // PER_TRACK + 1}_{instrument[:2]}"
-            folder = root / "tracks" / track
-            folder.mkdir(parents=True)
             frames = rng.integers(0, 256, (PER_TRACK, 64, 64, 3), dtype=np.uint8)
-            np.save(folder / "frames.npy", frames)
-            audio = (0.1 * rng.standard_normal(WINDOW + (PER_TRACK - 1) * 4410)).astype(np.float32)
-            np.save(folder / "audio.npy", audio)
-            for k in range(PER_TRACK):
-                rows.append({
-                    "window_id": len(rows), "track_id": track, "window_index": k, "start_s": 0.1 * k,
-                    "frame_index": 3 * k, "frame_time_s": 0.1 * k, "audio_start": 4410 * k,
-                    "audio_stop": 4410 * k + WINDOW, "piece": "01_Piece_vc_fl", "instrument": instrument,
-                    "label": INSTRUMENT_NAMES.index(instrument), "take_id": track, "split": split,
-                    "frames_path": str(folder / "frames.npy"), "audio_path": str(folder / "audio.npy"),
-                })
-    windows = pd.DataFrame(rows)
-    manifests.write(windows, root / "windows.parquet", "windows")
-    n = len(windows)
+            audio = (0.1 * rng.standard_normal(audio_length(PER_TRACK))).astype(np.float32)
+            tracks.append(Track(f"01_Piece_{len(tracks) + 1}_{instrument[:2]}", instrument, split, frames, audio,
+                                piece="01_Piece_vc_fl"))
+    n = len(windows_world(root, tracks))
     np.save(root / "sound_encodings.npy", rng.standard_normal((n, 128)).astype(np.float32))
     np.save(root / "image_encodings.npy", rng.standard_normal((n, 128)).astype(np.float32))
     np.save(root / "lms.npy", (rng.random((n, 128, 44)) * -80).astype(np.float32))
@@ -207,7 +195,25 @@ def test_fig11_examples_mix_good_and_bad_and_fill_when_one_kind_is_short():
     assert len({labels[w] for _, w in all_good[:3]}) == 3  # spread over instruments first
 
 
-def test_pose_fig1_and_human_eval_page_steps_write_their_outputs(world, tmp_path):
+def spy_on(monkeypatch, module, name):
+    """Records each call of ``module.name`` (args, kwargs) and still makes it (the PNG is written)."""
+    calls, real = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def test_pose_fig1_and_human_eval_page_steps_write_their_outputs(world, tmp_path, monkeypatch):
+    from crossmodal import store
+    from crossmodal.evaluation import figures
+    from crossmodal.evaluation.inputs import load_generator
+
+    pose_calls = spy_on(monkeypatch, figures, "plot_pose")
+    fig1_calls = spy_on(monkeypatch, figures, "plot_generated_grid")
     pose = ["eval-pose", *common(world), "--encodings", str(world / "sound_encodings.npy"),
             "--gan", "cello", str(world / "gan" / "pose_s2i_cello" / "model.pt"),
             "--gan", "flute", str(world / "gan" / "pose_s2i_flute" / "model.pt"),
@@ -219,8 +225,36 @@ def test_pose_fig1_and_human_eval_page_steps_write_their_outputs(world, tmp_path
     page = ["human-eval-page", *common(world), *gans(world), "--sets", "3",
             "--out-dir", str(tmp_path / "human_eval"), "--key", str(tmp_path / "human_eval_key.csv")]
     assert cli.main(page) == 0
+    windows = manifests.read(world / "windows.parquet", "windows")
+    encodings = np.load(world / "sound_encodings.npy")
+    # Fig. 10: per pose model, a test sequence of 4 sounds 2 windows apart of one player: its real
+    # frames, and the images that model draws from those sounds with one noise for the row.
+    (rows, _), _ = pose_calls[0]
+    assert [row[0].split("\n")[0] for row in rows] == list(INSTRUMENTS)
+    for (_, real, fake, *_), instrument in zip(rows, INSTRUMENTS):
+        ids = selection.sequence(windows, instrument, "test", 4, 2)
+        assert windows.loc[ids, "track_id"].nunique() == 1 and np.diff(windows.loc[ids, "window_index"]).tolist() == [2, 2, 2]
+        np.testing.assert_array_equal(np.stack(real), store.load_frames(windows.iloc[ids]))
+        generator, _ = load_generator(world / "gan" / f"pose_s2i_{instrument}" / "model.pt", "s2i", "cpu")
+        z = torch.from_numpy(np.repeat(generate.window_noise(np.array([ids[0]]), generator.z_dim, 0), 4, 0))
+        with torch.no_grad():
+            expected = generate.images_to_uint8(generator(torch.from_numpy(encodings[ids]), z))
+        np.testing.assert_array_equal(np.stack(fake), expected)
+    # Fig. 1: a column per instrument (one test window each); the real frames, then each S2I
+    # model's image of that window's sound, and I2S's LMS at the real store's 44 frames.
+    (rows, columns, _), kwargs = fig1_calls[0]
+    picks = selection.per_instrument(windows, "test", 1, seed=0)
+    ids = np.concatenate(list(picks.values()))
+    assert columns == list(picks) and sorted(columns) == sorted(INSTRUMENTS)
+    assert list(rows) == ["real frame", "S2I-C", "S2I-A", "S2I-N"]
+    np.testing.assert_array_equal(np.stack(rows["real frame"]), store.load_frames(windows.iloc[ids]))
+    for label, folder in (("S2I-C", "s2i_c"), ("S2I-A", "s2i_a"), ("S2I-N", "s2i_n")):
+        generator, _ = load_generator(world / "gan" / folder / "model.pt", "s2i", "cpu")
+        np.testing.assert_array_equal(np.stack(rows[label]), generate.generate_images(generator, encodings[ids], ids, 0, "cpu"))
+    assert [lms.shape for lms in kwargs["lms_row"]] == [(128, 44)] * len(columns)
     for name in ("fig10.png", "fig1.png"):
-        assert Image.open(tmp_path / name).size[0] > 200
+        with Image.open(tmp_path / name) as png:
+            png.load()  # every pixel decodes
     key = pd.read_csv(tmp_path / "human_eval_key.csv")
     assert len(key) == 2 * 3 * 4 and set(key.instrument) == set(INSTRUMENTS)
     # The ground-truth slot holds the window's real frame.

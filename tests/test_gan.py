@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from crossmodal import cli, manifests
+from windows_world import Track
+
+from crossmodal import cli
 from crossmodal.gan.objective import (
     WrongPairSampler,
     discriminator_loss,
@@ -28,7 +29,6 @@ from crossmodal.models.gan import (
     resize_lms,
 )
 from crossmodal.training import read_metrics
-from crossmodal.urmp import INSTRUMENT_NAMES
 
 torch.set_num_threads(1)
 
@@ -304,30 +304,21 @@ def test_i2s_trainer_keeps_the_lms_range_in_the_generator(tmp_path):
 
 
 # ------------------------------------------------------------------ the CLI step on a tiny store
-def _write_store(root, image_size=64):
+def _write_store(root, windows_world, image_size=64):
     """A windows manifest over 6 tracks (violin, cello; train and test) with frames, audio, encodings, LMS."""
     rng = np.random.default_rng(0)
-    tracks = [("violin", "train"), ("violin", "train"), ("violin", "test"),
-              ("cello", "train"), ("cello", "train"), ("cello", "test")]
-    rows, n = [], 6
-    for t, (instrument, split) in enumerate(tracks):
-        track_dir = root / f"track{t}"
-        track_dir.mkdir(parents=True)
+    specs = [("violin", "train"), ("violin", "train"), ("violin", "test"),
+             ("cello", "train"), ("cello", "train"), ("cello", "test")]
+    tracks, n = [], 6
+    for t, (instrument, split) in enumerate(specs):
         shade = 40 if instrument == "violin" else 200
         frames = np.clip(shade + rng.normal(0, 20, (n, image_size, image_size, 3)), 0, 255).astype(np.uint8)
-        np.save(track_dir / "frames.npy", frames)
-        np.save(track_dir / "audio.npy", np.zeros(22050 + n * 4410, np.float32))
-        for k in range(n):
-            rows.append(dict(
-                window_id=len(rows), track_id=f"0{t}_Toy_1_vn", window_index=k, start_s=k * 0.1, frame_index=k * 3,
-                frame_time_s=k * 0.1, audio_start=k * 4410, audio_stop=k * 4410 + 22050, piece=f"0{t}_Toy_vn",
-                instrument=instrument, label=INSTRUMENT_NAMES.index(instrument), take_id=f"take{t}", split=split,
-                frames_path=str(track_dir / "frames.npy"), audio_path=str(track_dir / "audio.npy")))
-    windows = pd.DataFrame(rows).astype({"window_index": "int32", "frame_index": "int32", "label": "int16"})
-    manifests.write(windows, root / "windows.parquet", "windows")
+        tracks.append(Track(f"0{t}_Toy_1_vn", instrument, split, frames, np.zeros(22050 + n * 4410, np.float32),
+                            piece=f"0{t}_Toy_vn", take_id=f"take{t}", folder=f"track{t}"))
+    windows = windows_world(root, tracks)
     labels = windows["label"].to_numpy()
-    np.save(root / "encodings.npy", (rng.normal(size=(len(rows), 128)) + labels[:, None]).astype(np.float32))
-    np.save(root / "lms.npy", rng.uniform(-80, 0, (len(rows), 128, 44)).astype(np.float32))
+    np.save(root / "encodings.npy", (rng.normal(size=(len(windows), 128)) + labels[:, None]).astype(np.float32))
+    np.save(root / "lms.npy", rng.uniform(-80, 0, (len(windows), 128, 44)).astype(np.float32))
     return windows
 
 
@@ -335,8 +326,8 @@ TINY_FLAGS = ["--epochs", "2", "--batch-size", "8", "--z-dim", "4", "--condition
               "--keep-every", "1", "--sample-columns", "2"]
 
 
-def test_train_gan_step_trains_s2i_on_train_pairs_and_writes_its_outputs(tmp_path):
-    _write_store(tmp_path)
+def test_train_gan_step_trains_s2i_on_train_pairs_and_writes_its_outputs(tmp_path, windows_world):
+    _write_store(tmp_path, windows_world)
     out = tmp_path / "gan" / "s2i_c" / "model.pt"
     assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
                      str(tmp_path / "encodings.npy"), "--kind", "s2i", "--out", str(out), *TINY_FLAGS]) == 0
@@ -346,8 +337,8 @@ def test_train_gan_step_trains_s2i_on_train_pairs_and_writes_its_outputs(tmp_pat
     assert len(read_metrics(out.parent / "metrics.csv")) == 2
 
 
-def test_train_gan_step_trains_pose_s2i_on_one_instrument(tmp_path):
-    _write_store(tmp_path)
+def test_train_gan_step_trains_pose_s2i_on_one_instrument(tmp_path, windows_world):
+    _write_store(tmp_path, windows_world)
     out = tmp_path / "gan" / "pose_s2i_violin" / "model.pt"
     assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
                      str(tmp_path / "encodings.npy"), "--kind", "s2i", "--wrong", "same_instrument",
@@ -356,8 +347,8 @@ def test_train_gan_step_trains_pose_s2i_on_one_instrument(tmp_path):
     assert extra["n_pairs"] == 12 and extra["instrument"] == "violin"
 
 
-def test_train_gan_step_trains_i2s_from_the_lms_store(tmp_path):
-    _write_store(tmp_path)
+def test_train_gan_step_trains_i2s_from_the_lms_store(tmp_path, windows_world):
+    _write_store(tmp_path, windows_world)
     out = tmp_path / "gan" / "i2s" / "model.pt"
     assert cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
                      str(tmp_path / "encodings.npy"), "--lms", str(tmp_path / "lms.npy"), "--kind", "i2s",
@@ -371,8 +362,8 @@ def test_train_gan_step_trains_i2s_from_the_lms_store(tmp_path):
     assert extra["n_pairs"] == 24
 
 
-def test_train_gan_step_fails_clearly_on_an_encoding_store_of_another_length(tmp_path):
-    _write_store(tmp_path)
+def test_train_gan_step_fails_clearly_on_an_encoding_store_of_another_length(tmp_path, windows_world):
+    _write_store(tmp_path, windows_world)
     np.save(tmp_path / "short.npy", np.zeros((5, 128), np.float32))
     code = cli.main(["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings",
                      str(tmp_path / "short.npy"), "--kind", "s2i", "--out", str(tmp_path / "m.pt"), *TINY_FLAGS])
@@ -380,8 +371,8 @@ def test_train_gan_step_fails_clearly_on_an_encoding_store_of_another_length(tmp
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_rerun_with_changed_settings_starts_over_and_unchanged_rerun_resumes(tmp_path, caplog):
-    _write_store(tmp_path)
+def test_rerun_with_changed_settings_starts_over_and_unchanged_rerun_resumes(tmp_path, windows_world, caplog):
+    _write_store(tmp_path, windows_world)
     out = tmp_path / "gan" / "s2i_c" / "model.pt"
     base = ["train-gan", "--windows", str(tmp_path / "windows.parquet"), "--encodings", str(tmp_path / "encodings.npy"),
             "--kind", "s2i", "--out", str(out), *TINY_FLAGS]

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from crossmodal import cli, manifests
+from windows_world import Track
+
+from crossmodal import cli
 from crossmodal.image.classifier import (
     ClassifierSettings,
     accuracy_table,
@@ -156,29 +158,20 @@ def test_accuracy_table_counts_per_instrument_and_overall():
     assert table["accuracy"].tolist() == pytest.approx([2 / 3, 1.0, 0.75])
 
 
-def _write_windows(root, n=8):
+def _write_windows(root, windows_world, n=8):
     """Four tracks: violin (dark) and cello (bright), one train and one test take each."""
     rng = np.random.default_rng(0)
-    rows = []
+    tracks = []
     for t, (instrument, split) in enumerate([("violin", "train"), ("cello", "train"), ("violin", "test"), ("cello", "test")]):
-        track = root / f"t{t}"
-        track.mkdir(parents=True)
         shade = 30 if instrument == "violin" else 220
-        np.save(track / "frames.npy", np.clip(shade + rng.normal(0, 15, (n, 64, 64, 3)), 0, 255).astype(np.uint8))
-        np.save(track / "audio.npy", np.zeros(22050 + n * 4410, np.float32))
-        for k in range(n):
-            rows.append(dict(
-                window_id=len(rows), track_id=f"0{t}_Toy_1_vn", window_index=k, start_s=k * 0.1, frame_index=k * 3,
-                frame_time_s=k * 0.1, audio_start=k * 4410, audio_stop=k * 4410 + 22050, piece=f"0{t}_Toy_vn",
-                instrument=instrument, label=INSTRUMENT_NAMES.index(instrument), take_id=f"take{t}", split=split,
-                frames_path=str(track / "frames.npy"), audio_path=str(track / "audio.npy")))
-    windows = pd.DataFrame(rows).astype({"window_index": "int32", "frame_index": "int32", "label": "int16"})
-    manifests.write(windows, root / "windows.parquet", "windows")
-    return windows
+        frames = np.clip(shade + rng.normal(0, 15, (n, 64, 64, 3)), 0, 255).astype(np.uint8)
+        tracks.append(Track(f"0{t}_Toy_1_vn", instrument, split, frames, np.zeros(22050 + n * 4410, np.float32),
+                            piece=f"0{t}_Toy_vn", take_id=f"take{t}", folder=f"t{t}"))
+    return windows_world(root, tracks)
 
 
-def test_image_encoder_step_writes_classifier_accuracy_and_one_encoding_per_window(tmp_path):
-    windows = _write_windows(tmp_path)
+def test_image_encoder_step_writes_classifier_accuracy_and_one_encoding_per_window(tmp_path, windows_world):
+    windows = _write_windows(tmp_path, windows_world)
     out = tmp_path / "out"
     argv = ["image-encoder", "--windows", str(tmp_path / "windows.parquet"), "--model", str(out / "model" / "model.pt"),
             "--embeddings", str(out / "image_classifier.npy"), "--accuracy", str(out / "model" / "accuracy.csv"),
