@@ -278,7 +278,7 @@ def test_dedupe_keeps_the_first_track_of_each_take():
     assert list(tracks.dedupe_takes(table.iloc[[0, 2, 3]])["track_id"]) == ["24_P_3_va", "24_P_1_vn", "25_P_4_sax"]
 
 
-def test_dedupe_takes_on_a_urmp_tree_drops_the_reused_viola(tmp_path, video_file):
+def test_dedupe_takes_on_a_urmp_tree_drops_the_reused_viola(tmp_path, video_file):  # noqa: F811 (fixture)
     viola = noise(7)
     make_piece(tmp_path, video_file, "24_Pirates_vn_vn_va_vc", audio={3: viola})
     make_piece(tmp_path, video_file, "25_Pirates_vn_vn_va_sax", audio={3: viola})
