@@ -138,11 +138,19 @@ def per_rule(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def rule_actions() -> dict[str, str]:
-    """Each rule of workflow/rules/*.smk -> its text (to find which ones train or use a device)."""
+    """Each rule of workflow/rules/*.smk -> its text (to find which ones train or use a device).
+
+    A rule template in a loop over a table (``for name, v in TABLE.items(): rule: name: name``,
+    as the S2I variants) gives each of the table's keys the template's text.
+    """
     rules = {}
     for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        parts = re.split(r"^(?:rule|checkpoint) (\w+):", path.read_text(), flags=re.M)
+        text = path.read_text()
+        parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
         rules.update(zip(parts[1::2], parts[2::2]))
+        for table, body in re.findall(r"^for \w+, \w+ in (\w+)\.items\(\):\n((?:\n|    .*\n)+)", text, flags=re.M):
+            keys = re.search(rf"^{table} = \{{\n(.*?)^\}}", text, flags=re.M | re.S)[1]
+            rules.update({name: body for name in re.findall(r'^    "(\w+)":', keys, flags=re.M)})
     return rules
 
 

@@ -1,11 +1,12 @@
 # Helpers every stage uses: config validation, paths, the track list from the checkpoint.
 import functools
+import os
 import sys
 
 import pandas as pd
 
 from crossmodal import manifests
-from crossmodal.config import validate_config
+from crossmodal.config import Untracked, validate_config
 from crossmodal.dataset.suburmp import TRACK_ID_RE as SUBURMP_TRACK_ID_RE
 from crossmodal.urmp import TRACK_ID_RE
 
@@ -15,8 +16,14 @@ RESULTS = config["paths"]["results"]
 RESOURCES = config["paths"]["resources"]
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-# The interpreter running Snakemake is the project's venv; jobs use the same one.
+# The interpreter running Snakemake is the project's venv; every job runs its `crossmodal`
+# command (a job on a cluster node reads this file again, so it finds the same one).
+shell.prefix(f'PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
 CLI = f"{sys.executable} -m crossmodal"
+# Where a job runs, passed as params that Snakemake does not record: moving to a GPU (or
+# switching mixed precision) does not rerun what was trained on the CPU.
+DEVICE = Untracked(config["training"]["device"])
+AMP = Untracked(config["training"]["amp"])
 
 
 wildcard_constraints:

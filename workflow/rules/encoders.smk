@@ -4,14 +4,16 @@
 # train/test accuracy, and the 128-d image encoding of every window (I2S's condition). The image
 # classifier is also the judge Gamma that evaluates generated images (Sec. 5.2.2):
 # crossmodal.models.image.load_image_classifier(f"{IMAGE_CLASSIFIER_DIR}/model.pt").
-# Device and AMP come from the config in the shell line (not params), so moving to a GPU does
-# not invalidate a model trained on CPU; checkpoint.pt beside the outputs lets a killed job resume.
-from crossmodal.config import AUTOENCODER_PARAMS, cli_flags
+# Device and AMP are params Snakemake does not record (DEVICE, AMP: common.smk), so moving to a
+# GPU does not invalidate a model trained on CPU; checkpoint.pt beside the outputs lets a killed
+# job resume.
+from crossmodal.config import AUTOENCODER_PARAMS, IMAGE_CLASSIFIER_PARAMS, cli_flags
 
 SOUND_ENCODER_REP = config["audio_classifier"]["encoder_representation"]
+SOUND_ENCODER_LAYERS = config["audio_classifier"]["encoder_conv_layers"]
+SOUND_ENCODER_SEED = config["audio_classifier"]["seeds"][0]
 SOUND_ENCODER_MODEL = (
-    f"{RESULTS}/audio_classifiers/{SOUND_ENCODER_REP}_{config['audio_classifier']['encoder_conv_layers']}"
-    f"/seed_{config['audio_classifier']['seeds'][0]}/model.pt"
+    f"{RESULTS}/audio_classifiers/{SOUND_ENCODER_REP}_{SOUND_ENCODER_LAYERS}/seed_{SOUND_ENCODER_SEED}/model.pt"
 )
 
 
@@ -27,11 +29,13 @@ rule encode_sound_classifier:
         f"{LOGS}/encode_sound_classifier.log",
     benchmark:
         f"{BENCH}/encode_sound_classifier.tsv"
+    params:
+        device=DEVICE,
     threads: 1
     shell:
-        "{CLI} encode-sound --kind classifier --model {input.model} --windows {input.windows}"
+        "crossmodal encode-sound --kind classifier --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 rule sound_autoencoder:
@@ -48,11 +52,13 @@ rule sound_autoencoder:
     params:
         flags=cli_flags(config["autoencoder"], AUTOENCODER_PARAMS),
         seed=config["seed"],
+        device=DEVICE,
+        amp=AMP,
     threads: 1
     shell:
-        "{CLI} sound-autoencoder --windows {input.windows} --features {input.features}"
+        "crossmodal sound-autoencoder --windows {input.windows} --features {input.features}"
         " --out-dir $(dirname {output.model}) --seed {params.seed} {params.flags}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+        " --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 rule encode_sound_autoencoder:
@@ -67,11 +73,13 @@ rule encode_sound_autoencoder:
         f"{LOGS}/encode_sound_autoencoder.log",
     benchmark:
         f"{BENCH}/encode_sound_autoencoder.tsv"
+    params:
+        device=DEVICE,
     threads: 1
     shell:
-        "{CLI} encode-sound --kind autoencoder --model {input.model} --windows {input.windows}"
+        "crossmodal encode-sound --kind autoencoder --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 FINAL_TARGETS.setdefault("encoders", []).extend(
@@ -80,9 +88,6 @@ FINAL_TARGETS.setdefault("encoders", []).extend(
 
 
 IMAGE_CLASSIFIER_DIR = f"{RESULTS}/image_classifier"
-IMAGE_CLASSIFIER_PARAMS = (
-    "epochs", "batch_size", "learning_rate", "decay", "weight_decay", "channels", "fc_units", "dropout", "pool", "augment",
-)
 
 
 rule image_classifier:
@@ -100,11 +105,13 @@ rule image_classifier:
     params:
         flags=cli_flags(config["image_classifier"], IMAGE_CLASSIFIER_PARAMS),
         seed=config["seed"],
+        device=DEVICE,
+        amp=AMP,
     threads: 2
     shell:
-        "{CLI} image-encoder --windows {input.windows} --model {output.model} --embeddings {output.encodings}"
+        "crossmodal image-encoder --windows {input.windows} --model {output.model} --embeddings {output.encodings}"
         " --accuracy {output.accuracy} {params.flags} --seed {params.seed}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+        " --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 FINAL_TARGETS.setdefault("encoders", []).extend(rules.image_classifier.output)

@@ -8,16 +8,14 @@
 # The steps read the GANs' model.pt; Fig. 9 also reads the checkpoints/ kept beside it.
 import glob
 
+from crossmodal.config import LMS_INVERSION_PARAMS, cli_flags
+
 EVAL = config["evaluation"]
 FIGURES = f"{RESULTS}/figures"
 HUMAN_EVAL = f"{RESULTS}/human_eval"
 HUMAN_SCORES = EVAL["human_scores_dir"] or f"{RESOURCES}/human_scores"
 S2I_MODELS = {"S2I-C": "s2i_c", "S2I-A": "s2i_a", "S2I-N": "s2i_n"}
-S2I_ENCODINGS = {
-    "S2I-C": f"{RESULTS}/embeddings/sound_classifier.npy",
-    "S2I-A": f"{RESULTS}/embeddings/sound_autoencoder.npy",
-    "S2I-N": f"{RESULTS}/embeddings/sound_classifier.npy",
-}
+S2I_ENCODINGS = {name: S2I_VARIANTS[folder]["encodings"] for name, folder in S2I_MODELS.items()}
 EVAL_RUNTIME = f"--batch-size {EVAL['batch_size']} --seed {config['seed']}"
 
 
@@ -25,12 +23,7 @@ EVAL_RUNTIME = f"--batch-size {EVAL['batch_size']} --seed {config['seed']}"
 # definition for Griffin-Lim.
 S2I_GAN_FLAGS = {n: f"--gan {n} {GAN_DIR}/{S2I_MODELS[n]}/model.pt {S2I_ENCODINGS[n]}" for n in S2I_MODELS}
 S2I_INPUTS = [f"{GAN_DIR}/{folder}/model.pt" for folder in S2I_MODELS.values()] + sorted(set(S2I_ENCODINGS.values()))
-_F = config["features"]
-INVERSION_FLAGS = (
-    f"--sr {config['dataset']['audio_sr']} --n-fft {_F['n_fft']} --hop-length {_F['hop_length']}"
-    f" --fmin {_F['fmin']} --mel-norm {_F['mel_norm'] or 'none'} --ref {_F['ref']}"
-    f" {'--htk' if _F['htk'] else '--no-htk'}" + (f" --fmax {_F['fmax']}" if _F["fmax"] else "")
-)
+INVERSION_FLAGS = f"--sr {config['dataset']['audio_sr']} {cli_flags(config['features'], LMS_INVERSION_PARAMS)}"
 
 
 rule eval_table5:
@@ -48,11 +41,12 @@ rule eval_table5:
         gans=" ".join(S2I_GAN_FLAGS.values()),
         max_windows=EVAL["max_windows"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-table5 --windows {input.windows} --judge {input.judge} {params.gans}"
+        "crossmodal eval-table5 --windows {input.windows} --judge {input.judge} {params.gans}"
         " --max-windows {params.max_windows} {params.runtime} --out {output}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 rule eval_evolution:
@@ -63,10 +57,10 @@ rule eval_evolution:
         encodings=S2I_ENCODINGS["S2I-C"],
     output:
         history=f"{FIGURES}/fig9_accuracy_evolution.csv",
-        figure=report(
-            f"{FIGURES}/fig9_accuracy_evolution.png", caption="../report/fig9.rst", category="Evaluation"
+        figure=report(f"{FIGURES}/fig9_accuracy_evolution.png", caption="../report/fig9.rst", category="Evaluation"),
+        best=report(
+            f"{RESULTS}/best_checkpoint_s2i_c.csv", caption="../report/best_checkpoint.rst", category="Evaluation"
         ),
-        best=report(f"{RESULTS}/best_checkpoint_s2i_c.csv", caption="../report/best_checkpoint.rst", category="Evaluation"),
     log:
         f"{LOGS}/eval_evolution.log",
     benchmark:
@@ -76,12 +70,13 @@ rule eval_evolution:
         sample_epochs=" ".join(str(e) for e in EVAL["fig9_sample_epochs"]),
         samples=EVAL["fig9_samples"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-evolution --windows {input.windows} --judge {input.judge} --name S2I-C --model {input.model}"
+        "crossmodal eval-evolution --windows {input.windows} --judge {input.judge} --name S2I-C --model {input.model}"
         " --encodings {input.encodings} --max-windows {params.max_windows} --samples {params.samples}"
         " --sample-epochs {params.sample_epochs} {params.runtime} --history {output.history}"
-        " --figure {output.figure} --best {output.best} --device {config[training][device]} --threads {threads} 2> {log}"
+        " --figure {output.figure} --best {output.best} --device {params.device} --threads {threads} 2> {log}"
 
 
 rule eval_i2s:
@@ -93,9 +88,7 @@ rule eval_i2s:
         lms=f"{RESULTS}/features/lms.npy",
     output:
         accuracy=report(f"{RESULTS}/i2s_accuracy.csv", caption="../report/i2s_accuracy.rst", category="Evaluation"),
-        fig11=report(
-            f"{FIGURES}/fig11_i2s_spectrograms.png", caption="../report/fig11.rst", category="Evaluation"
-        ),
+        fig11=report(f"{FIGURES}/fig11_i2s_spectrograms.png", caption="../report/fig11.rst", category="Evaluation"),
         audio=directory(f"{RESULTS}/i2s_audio"),
     log:
         f"{LOGS}/eval_i2s.log",
@@ -108,19 +101,23 @@ rule eval_i2s:
         iters=EVAL["griffin_lim_iters"],
         inversion=INVERSION_FLAGS,
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-i2s --windows {input.windows} --judge {input.judge} --model {input.model}"
+        "crossmodal eval-i2s --windows {input.windows} --judge {input.judge} --model {input.model}"
         " --encodings {input.encodings} --lms {input.lms} --max-windows {params.max_windows}"
         " --examples {params.examples} --clips {params.clips} --griffin-lim-iters {params.iters}"
         " {params.inversion} {params.runtime} --accuracy {output.accuracy} --fig11 {output.fig11}"
-        " --audio-dir {output.audio} --device {config[training][device]} --threads {threads} 2> {log}"
+        " --audio-dir {output.audio} --device {params.device} --threads {threads} 2> {log}"
 
 
 rule eval_pose:
     input:
         expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
-        expand(f"{RESULTS}/models/pitch_judges/image_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
+        expand(
+            f"{RESULTS}/models/pitch_judges/image_{{pose_instrument}}/model.pt",
+            pose_instrument=GAN["pose_instruments"],
+        ),
         windows=rules.windows.output[0],
         encodings=S2I_ENCODINGS["S2I-C"],
         pitch=f"{RESULTS}/manifests/pitch.parquet",
@@ -138,12 +135,12 @@ rule eval_pose:
         length=EVAL["pose_length"],
         step=EVAL["pose_step"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
+        "crossmodal eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
         " --length {params.length} --step {params.step} {params.runtime} --out {output}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
-
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 # Beyond the paper: the pitch of every window, pitch judges, and how well generated outputs keep
@@ -170,7 +167,7 @@ rule window_pitch:
     params:
         sr=config["dataset"]["audio_sr"],
     shell:
-        "{CLI} window-pitch --windows {input.windows} --tracks {input.tracks} --sr {params.sr} --out {output} 2> {log}"
+        "crossmodal window-pitch --windows {input.windows} --tracks {input.tracks} --sr {params.sr} --out {output} 2> {log}"
 
 
 rule pitch_judge_image:
@@ -185,11 +182,12 @@ rule pitch_judge_image:
         f"{BENCH}/pitch_judge_image_{{pose_instrument}}.tsv"
     params:
         flags=PITCH_JUDGE_FLAGS,
-        amp=int(config["training"]["amp"]),
+        amp=AMP,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
-        " --pitch {input.pitch} {params.flags} --device {config[training][device]} --amp {params.amp}"
+        "crossmodal pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
+        " --pitch {input.pitch} {params.flags} --device {params.device} --amp {params.amp}"
         " --threads {threads} --out {output} 2> {log}"
 
 
@@ -206,11 +204,12 @@ rule pitch_judge_sound:
         f"{BENCH}/pitch_judge_sound.tsv"
     params:
         flags=PITCH_JUDGE_FLAGS,
-        amp=int(config["training"]["amp"]),
+        amp=AMP,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
-        " {params.flags} --device {config[training][device]} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
+        "crossmodal pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
+        " {params.flags} --device {params.device} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
 
 
 rule eval_pitch:
@@ -239,12 +238,13 @@ rule eval_pitch:
         min_voiced=PITCH["min_voiced_fraction"],
         n_boot=EVAL["bootstrap"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
+        "crossmodal eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
         " {params.models} --s2i-c {input.s2i_c} --i2s {input.i2s} --image-encodings {input.image_encodings}"
         " --sound-judge {input.sound_judge} --lms {input.lms} --min-voiced {params.min_voiced}"
-        " --n-boot {params.n_boot} {params.runtime} --out {output} --device {config[training][device]}"
+        " --n-boot {params.n_boot} {params.runtime} --out {output} --device {params.device}"
         " --threads {threads} 2> {log}"
 
 
@@ -264,11 +264,12 @@ rule eval_fig1:
     params:
         gans=" ".join(S2I_GAN_FLAGS[n] for n in ("S2I-C", "S2I-A", "S2I-N")),
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-fig1 --windows {input.windows} {params.gans} --i2s {input.i2s} {input.image_encodings}"
+        "crossmodal eval-fig1 --windows {input.windows} {params.gans} --i2s {input.i2s} {input.image_encodings}"
         " --lms {input.lms}"
-        " {params.runtime} --out {output} --device {config[training][device]} --threads {threads} 2> {log}"
+        " {params.runtime} --out {output} --device {params.device} --threads {threads} 2> {log}"
 
 
 rule human_eval_page:
@@ -287,10 +288,11 @@ rule human_eval_page:
         gans=" ".join(S2I_GAN_FLAGS[n] for n in ("S2I-C", "S2I-N", "S2I-A")),
         sets=EVAL["human_eval_sets"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} human-eval-page --windows {input.windows} {params.gans} --sets {params.sets} {params.runtime}"
-        " --out-dir $(dirname {output.page}) --key {output.key} --device {config[training][device]}"
+        "crossmodal human-eval-page --windows {input.windows} {params.gans} --sets {params.sets} {params.runtime}"
+        " --out-dir $(dirname {output.page}) --key {output.key} --device {params.device}"
         " --threads {threads} 2> {log}"
 
 
@@ -306,9 +308,8 @@ rule human_eval_report:
     benchmark:
         f"{BENCH}/human_eval_report.tsv"
     shell:
-        "{CLI} human-eval-report --key {input.key} --scores {input.scores} --table {output.table}"
+        "crossmodal human-eval-report --key {input.key} --scores {input.scores} --table {output.table}"
         " --fig8 {output.fig8} 2> {log}"
-
 
 
 rule scorecard:
@@ -333,7 +334,7 @@ rule scorecard:
         table3=lambda wildcards, input: f"--table3 {input.table3}" if input.table3 else "",
         inis_source="INIS" if config["inis"]["images_root"] else "INIS demo",
     shell:
-        "{CLI} scorecard --source {params.source} --table1 {input.table1} --table2 {input.table2}"
+        "crossmodal scorecard --source {params.source} --table1 {input.table1} --table2 {input.table2}"
         " --table5 {input.table5} --i2s {input.i2s} --image-accuracy {input.image_accuracy} {params.table4}"
         " {params.table3} --inis-source {params.inis_source:q} --out {output.table} --markdown {output.markdown} 2> {log}"
 

@@ -29,11 +29,11 @@ rule features:
     # One thread: the batched path is memory-bound, and the five stores run side by side.
     threads: 1
     shell:
-        "{CLI} features --windows {input.windows} --rep {wildcards.rep} --out {output} --sr {params.sr}"
+        "crossmodal features --windows {input.windows} --rep {wildcards.rep} --out {output} --sr {params.sr}"
         " {params.flags} --chunk {params.chunk} --threads {threads} 2> {log}"
 
 
-# The device and AMP come straight from the config in the shell line (not params), so moving
+# The device and AMP are params Snakemake does not record (DEVICE, AMP: common.smk), so moving
 # to a GPU does not invalidate models trained on CPU. checkpoint.pt beside the outputs is not
 # an output: a killed job rerun resumes from it. One thread: these small convolutions gain
 # little from a second, and torch threads on a machine with more jobs than cores spin (a
@@ -53,12 +53,13 @@ rule audio_classifier:
         f"{BENCH}/audio_classifiers/{{rep}}_{{layers}}_seed_{{seed}}.tsv"
     params:
         flags=cli_flags(AUDIO_CLASSIFIER, CLASSIFIER_PARAMS),
+        device=DEVICE,
+        amp=AMP,
     threads: 1
     shell:
-        "{CLI} audio-classifier --windows {input.windows} --features {input.features} --rep {wildcards.rep}"
+        "crossmodal audio-classifier --windows {input.windows} --features {input.features} --rep {wildcards.rep}"
         " --conv-layers {wildcards.layers} --seed {wildcards.seed} --out-dir $(dirname {output.model})"
-        " {params.flags} --device {config[training][device]} --amp {config[training][amp]:d}"
-        " --threads {threads} 2> {log}"
+        " {params.flags} --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 rule table1:
@@ -82,9 +83,10 @@ rule table1:
     benchmark:
         f"{BENCH}/table1.tsv"
     params:
-        confusion_dir=f"{RESULTS}/audio_classifiers",
+        # audio_classifiers/, the folder of each <rep>_<layers>/confusion.csv
+        confusion_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.confusions[0])),
     shell:
-        "{CLI} table1 {input} --out {output.table} --per-class {output.per_class}"
+        "crossmodal table1 {input} --out {output.table} --per-class {output.per_class}"
         " --confusion-dir {params.confusion_dir} 2> {log}"
 
 
@@ -105,12 +107,10 @@ rule fig3:
     params:
         sr=config["dataset"]["audio_sr"],
         window=(
-            f"--window-id {config['features']['fig3_window']}"
-            if config["features"]["fig3_window"] is not None
-            else ""
+            f"--window-id {config['features']['fig3_window']}" if config["features"]["fig3_window"] is not None else ""
         ),
     shell:
-        "{CLI} fig3 --windows {input.windows} --stft {input.stores[0]} --ms {input.stores[1]}"
+        "crossmodal fig3 --windows {input.windows} --stft {input.stores[0]} --ms {input.stores[1]}"
         " --cqt {input.stores[2]} --mfcc {input.stores[3]} --lms {input.stores[4]} --sr {params.sr}"
         " {params.window} --out {output} 2> {log}"
 

@@ -5,26 +5,22 @@
 #   pose_s2i_<instrument>  one instrument's pairs, wrong pairs of the same instrument (Eq. 6);
 #           the target `pose_s2i` trains every one in gan.pose_instruments
 #   i2s     image encoding -> LMS, wrong pairs of another instrument's sound (Eq. 7)
-# Each writes results/models/gan/<name>/: model.pt (load with crossmodal.gan.train.load_gan),
+# Each writes results/models/gan/<name>/: model.pt (load with crossmodal.models.gan.load_gan),
 # metrics.csv, and, not declared (a rerun must not delete them), checkpoint.pt (resume) and
 # checkpoints/epoch_XXXX.pt + samples/epoch_XXXX.png every gan.keep_every epochs and after the
-# last: gan_kept_epochs() lists them for the evaluation rules (read them as params, after model.pt).
-from crossmodal.config import cli_flags
+# last (Fig. 9 reads them beside model.pt).
+from crossmodal.config import gan_flags
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 GAN = config["gan"]
 GAN_DIR = f"{RESULTS}/models/gan"
-GAN_PARAMS = (
-    "epochs", "batch_size", "learning_rate_g", "learning_rate_d", "beta1", "beta2", "z_dim", "condition_dim",
-    "keep_every", "sample_columns",
-)
-GAN_FLAGS = {
-    "s2i": cli_flags(GAN, GAN_PARAMS) + " " + cli_flags(GAN["s2i"], ("ngf", "ndf")),
-    "i2s": cli_flags(GAN, GAN_PARAMS) + " " + cli_flags(
-        GAN["i2s"], ("ngf", "ndf", "generator_extra_layers", "discriminator_extra_layers", "resize")
-    ),
-}
 GAN_MODELS = ["s2i_c", "s2i_n", "s2i_a", *(f"pose_s2i_{i}" for i in GAN["pose_instruments"]), "i2s"]
+# The three instrument-oriented S2I models differ only in their condition and wrong pairs.
+S2I_VARIANTS = {
+    "s2i_c": {"encodings": f"{RESULTS}/embeddings/sound_classifier.npy", "wrong": "other_instrument"},
+    "s2i_n": {"encodings": f"{RESULTS}/embeddings/sound_classifier.npy", "wrong": "none"},
+    "s2i_a": {"encodings": f"{RESULTS}/embeddings/sound_autoencoder.npy", "wrong": "other_instrument"},
+}
 
 _not_kept = sorted(set(GAN["pose_instruments"]) - set(config["instruments"]))
 if _not_kept:
@@ -35,73 +31,33 @@ wildcard_constraints:
     pose_instrument="|".join(INSTRUMENT_NAMES),
 
 
-def gan_kept_epochs():
-    """The epochs whose checkpoints/epoch_XXXX.pt and samples/epoch_XXXX.png every GAN keeps."""
-    every, last = GAN["keep_every"], GAN["epochs"]
-    return sorted({*range(every, last + 1, every), last})
+# One rule per variant, named after it (s2i_c, s2i_n, s2i_a: the profiles set their resources).
+for s2i_name, s2i in S2I_VARIANTS.items():
 
-
-rule s2i_c:
-    input:
-        windows=rules.windows.output[0],
-        encodings=f"{RESULTS}/embeddings/sound_classifier.npy",
-    output:
-        model=f"{GAN_DIR}/s2i_c/model.pt",
-        metrics=f"{GAN_DIR}/s2i_c/metrics.csv",
-    log:
-        f"{LOGS}/gan/s2i_c.log",
-    benchmark:
-        f"{BENCH}/gan/s2i_c.tsv"
-    params:
-        flags=GAN_FLAGS["s2i"],
-        seed=config["seed"],
-    threads: 2
-    shell:
-        "{CLI} train-gan --kind s2i --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
-        " --out {output.model} {params.flags} --seed {params.seed}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
-
-
-rule s2i_n:
-    input:
-        windows=rules.windows.output[0],
-        encodings=f"{RESULTS}/embeddings/sound_classifier.npy",
-    output:
-        model=f"{GAN_DIR}/s2i_n/model.pt",
-        metrics=f"{GAN_DIR}/s2i_n/metrics.csv",
-    log:
-        f"{LOGS}/gan/s2i_n.log",
-    benchmark:
-        f"{BENCH}/gan/s2i_n.tsv"
-    params:
-        flags=GAN_FLAGS["s2i"],
-        seed=config["seed"],
-    threads: 2
-    shell:
-        "{CLI} train-gan --kind s2i --wrong none --windows {input.windows} --encodings {input.encodings}"
-        " --out {output.model} {params.flags} --seed {params.seed}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
-
-
-rule s2i_a:
-    input:
-        windows=rules.windows.output[0],
-        encodings=f"{RESULTS}/embeddings/sound_autoencoder.npy",
-    output:
-        model=f"{GAN_DIR}/s2i_a/model.pt",
-        metrics=f"{GAN_DIR}/s2i_a/metrics.csv",
-    log:
-        f"{LOGS}/gan/s2i_a.log",
-    benchmark:
-        f"{BENCH}/gan/s2i_a.tsv"
-    params:
-        flags=GAN_FLAGS["s2i"],
-        seed=config["seed"],
-    threads: 2
-    shell:
-        "{CLI} train-gan --kind s2i --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
-        " --out {output.model} {params.flags} --seed {params.seed}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+    rule:
+        name:
+            s2i_name
+        input:
+            windows=rules.windows.output[0],
+            encodings=s2i["encodings"],
+        output:
+            model=f"{GAN_DIR}/{s2i_name}/model.pt",
+            metrics=f"{GAN_DIR}/{s2i_name}/metrics.csv",
+        log:
+            f"{LOGS}/gan/{s2i_name}.log",
+        benchmark:
+            f"{BENCH}/gan/{s2i_name}.tsv"
+        params:
+            wrong=s2i["wrong"],
+            flags=gan_flags(GAN, "s2i"),
+            seed=config["seed"],
+            device=DEVICE,
+            amp=AMP,
+        threads: 2
+        shell:
+            "crossmodal train-gan --kind s2i --wrong {params.wrong} --windows {input.windows}"
+            " --encodings {input.encodings} --out {output.model} {params.flags} --seed {params.seed}"
+            " --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 rule pose_s2i_instrument:
@@ -116,14 +72,15 @@ rule pose_s2i_instrument:
     benchmark:
         f"{BENCH}/gan/pose_s2i_{{pose_instrument}}.tsv"
     params:
-        flags=GAN_FLAGS["s2i"],
+        flags=gan_flags(GAN, "s2i"),
         seed=config["seed"],
+        device=DEVICE,
+        amp=AMP,
     threads: 2
     shell:
-        "{CLI} train-gan --kind s2i --wrong same_instrument --instrument {wildcards.pose_instrument}"
+        "crossmodal train-gan --kind s2i --wrong same_instrument --instrument {wildcards.pose_instrument}"
         " --windows {input.windows} --encodings {input.encodings} --out {output.model} {params.flags}"
-        " --seed {params.seed} --device {config[training][device]} --amp {config[training][amp]:d}"
-        " --threads {threads} 2> {log}"
+        " --seed {params.seed} --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 rule pose_s2i:
@@ -144,13 +101,15 @@ rule i2s:
     benchmark:
         f"{BENCH}/gan/i2s.tsv"
     params:
-        flags=GAN_FLAGS["i2s"],
+        flags=gan_flags(GAN, "i2s"),
         seed=config["seed"],
+        device=DEVICE,
+        amp=AMP,
     threads: 2
     shell:
-        "{CLI} train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
+        "crossmodal train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
         " --lms {input.lms} --out {output.model} {params.flags} --seed {params.seed}"
-        " --device {config[training][device]} --amp {config[training][amp]:d} --threads {threads} 2> {log}"
+        " --device {params.device} --amp {params.amp} --threads {threads} 2> {log}"
 
 
 rule gans:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crossmodal.config import none_or
 from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import iter_lms
 from crossmodal.evaluation.inputs import add_runtime_arguments, load_generator, open_encodings
@@ -51,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-fft", type=int, default=2048, help="the features' STFT size")
     parser.add_argument("--hop-length", type=int, default=512, help="the features' hop")
     parser.add_argument("--fmin", type=float, default=0.0)
-    parser.add_argument("--fmax", type=float, default=None)
-    parser.add_argument("--htk", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--fmax", type=none_or(float), default=None, help="none: sr / 2")
+    parser.add_argument("--htk", type=int, choices=[0, 1], default=0, help="HTK mel scale (1/0)")
     parser.add_argument("--mel-norm", default="slaney", help="slaney or none")
     parser.add_argument("--ref", type=float, default=1.0, help="the LMS dB reference power")
     parser.add_argument("--sr", type=int, default=44100)
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> None:
                for i, (kind, w) in enumerate(examples)]
 
     inversion = {"sr": args.sr, "n_fft": args.n_fft, "hop_length": args.hop_length, "fmin": args.fmin,
-                 "fmax": args.fmax, "htk": args.htk, "mel_norm": None if args.mel_norm == "none" else args.mel_norm,
+                 "fmax": args.fmax, "htk": bool(args.htk), "mel_norm": None if args.mel_norm == "none" else args.mel_norm,
                  "ref": args.ref, "n_iter": args.griffin_lim_iters, "seed": args.seed}
     audio_dir = Path(args.audio_dir)
     audio_dir.mkdir(parents=True, exist_ok=True)
