@@ -75,7 +75,8 @@ def draw_sheet(cells: pd.DataFrame):
     n = len(cells)
     cols = max(1, min(n, math.ceil(math.sqrt(n * 1.3))))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.5 * rows + 0.4), squeeze=False)
+    height = 1.5 * rows + 0.4
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     frames_cache: dict[str, np.ndarray] = {}
@@ -87,7 +88,7 @@ def draw_sheet(cells: pd.DataFrame):
         ax.set_title(f"{cell.track_id}\n{cell.instrument.replace('_', ' ')} @ {cell.start_s:.1f} s"
                      + ("" if cell.voiced else " (quiet)"), fontsize=6)
     fig.suptitle(f"Crops: the first voiced window of each of {n} tracks", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))  # room for the title above the first row
     return fig
 
 
