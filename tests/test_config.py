@@ -86,3 +86,11 @@ def test_an_image_size_the_s2i_networks_refuse_is_refused_at_validation(size):
         validate_config(config)
     config["dataset"]["image_size"] = 64
     assert validate_config(config)["dataset"]["image_size"] == 64
+
+
+def test_untracked_params_render_their_value_but_are_not_a_plain_value():
+    from crossmodal.config import Untracked
+
+    assert f"--device {Untracked('cuda:1')} --amp {Untracked(True)}" == "--device cuda:1 --amp 1"
+    # Snakemake records (and reruns on) params of plain types only.
+    assert not isinstance(Untracked("cpu"), (str, int, float, bool, list, tuple, dict, set, bytes))
