@@ -294,6 +294,27 @@ def test_fast_griffin_lim_brings_back_the_pitch_of_a_tone():
     assert np.fft.rfftfreq(22050, 1 / SR)[spectrum.argmax()] == pytest.approx(440, abs=10)
 
 
+@pytest.mark.parametrize("suffix", ["flac", "mp3"])
+def test_flac_and_mp3_stereo_48k_decode_to_the_same_mono_44k_sound_as_the_wav(world, tmp_path, suffix):
+    reference = render.decode_audio(world / "stereo48k.wav", SR)
+    path = tmp_path / f"song.{suffix}"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(world / "stereo48k.wav"), "-b:a", "256k", str(path)],
+                   check=True)
+    y = render.decode_audio(path, SR)
+    assert y.dtype == np.float32 and y.ndim == 1
+    if suffix == "flac":  # lossless but integer: the same samples to within the rounding
+        assert len(y) == len(reference) and np.abs(y - reference).max() < 1e-3
+    else:  # MP3 pads its start and end; find the shift, then compare within codec error
+        assert abs(len(y) - len(reference)) < 0.1 * SR
+        from scipy.signal import correlate
+
+        shift = int(np.argmax(correlate(y, reference, mode="full", method="fft"))) - (len(reference) - 1)
+        assert 0 <= shift < 0.06 * SR  # the encoder's delay, a few ms
+        a = y[shift:][: len(reference)]
+        b = reference[: len(a)]
+        assert 10 * np.log10(np.sum(b ** 2) / np.sum((a - b) ** 2)) > 10
+
+
 def test_seconds_and_panel_text_is_read_or_refused():
     assert render.parse_seconds("1.5-3") == (1.5, 3.0)
     assert render.parse_seconds("2-") == (2.0, None)

@@ -24,11 +24,14 @@ import torch
 from crossmodal import media
 from crossmodal.config import section_defaults
 from crossmodal.performance import render
-from crossmodal.performance.perform import add_common_arguments, fixed_noise
+from crossmodal.performance.perform import FEATURE_TYPES, add_common_arguments, fixed_noise
 from crossmodal.sound import inverse
 from crossmodal.urmp import INSTRUMENT_NAMES
 
 log = logging.getLogger(__name__)
+
+#: ``features:`` keys that define the LMS, hence its inversion.
+INVERSION_KEYS = ("n_fft", "hop_length", "fmin", "fmax", "htk", "mel_norm", "ref")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,13 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--griffin-lim-iters", type=int, default=perf["griffin_lim_iters"], help="per window (default %(default)s)")
     parser.add_argument("--crossfade", type=float, default=perf["crossfade_s"], help="between windows, s (default %(default)s)")
     f = section_defaults("features")
-    parser.add_argument("--n-fft", type=int, default=f["n_fft"], help="the features' STFT size")
-    parser.add_argument("--hop-length", type=int, default=f["hop_length"], help="the features' hop")
-    parser.add_argument("--fmin", type=float, default=f["fmin"])
-    parser.add_argument("--fmax", type=float, default=f["fmax"])
-    parser.add_argument("--htk", action=argparse.BooleanOptionalAction, default=f["htk"])
-    parser.add_argument("--mel-norm", default=f["mel_norm"] or "none", help="slaney or none")
-    parser.add_argument("--ref", type=float, default=f["ref"], help="the LMS dB reference power")
+    for key in INVERSION_KEYS:  # the features' LMS definition, flags as the features step reads them
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=FEATURE_TYPES[key], default=f[key],
+                            help="the features' setting (default %(default)s)")
     add_common_arguments(parser)
 
 
@@ -116,9 +115,7 @@ def run(args: argparse.Namespace) -> None:
     generator, _ = load_generator(args.i2s, "i2s", device)
     z = fixed_noise(generator.z_dim, args.seed)
     frames = n_frames(grid.win_samples, args.hop_length)
-    inversion = {"sr": args.sr, "n_fft": args.n_fft, "hop_length": args.hop_length, "fmin": args.fmin,
-                 "fmax": args.fmax, "htk": args.htk, "ref": args.ref,
-                 "mel_norm": None if str(args.mel_norm).lower() == "none" else args.mel_norm}
+    inversion = {"sr": args.sr, **{key: getattr(args, key) for key in INVERSION_KEYS}}
     hop = grid.start_samples(2)[1] if n > 1 else grid.win_samples
     fade = min(int(round(args.crossfade * args.sr)), hop, grid.win_samples - hop)
     joiner = render.CrossfadeJoiner(n, grid.win_samples, hop, fade)
@@ -148,7 +145,6 @@ def run(args: argparse.Namespace) -> None:
             "instrument_seen": votes.most_common(1)[0][0] if votes else None, "votes": dict(votes.most_common()),
             "seconds": [seconds[0], seconds[1]], "windows": int(n), "duration_s": n_samples / args.sr,
             "fps": info["fps"], "seed": args.seed,
-            "pitch": render.pitch_record(*render.pitch_track(sound, args.sr), source="YIN of the generated sound"),
         }
         summary_tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     log.info("wrote %s and %s", out, summary_path)

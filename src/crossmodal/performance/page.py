@@ -3,7 +3,8 @@
 One section per performance: the video ``perform`` made of the recording (the real player
 beside the generated one, the real sound under both) next to the video ``accompany`` made of
 its pictures (the real pictures, the sound I2S drew from them), when there is one. Under each:
-the model and a pitch track of the sound you hear, drawn as an inline SVG line. The videos are
+the model and a pitch track of the sound you hear (the URMP F0 file of a track, else YIN of
+the video's sound, computed here), drawn as an inline SVG line. The videos are
 linked by relative paths, so the folder can be copied or opened from disk as it is.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossmodal.performance import render
 from crossmodal.store import write_text
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,22 @@ def build_page(records: list[dict], page_dir: Path, folders: list[Path]) -> str:
             "plays.</p>" + "".join(sections) + "</body></html>\n")
 
 
+#: Sample rate the videos' sound is decoded at for its pitch track.
+PITCH_INPUT_SR = 16000
+
+
+def pitch_of(record: dict, folder: Path) -> dict:
+    """The pitch track of the sound a video plays: the recording's URMP F0 file when perform
+    had one, else YIN of the video's own sound track (render.pitch_track)."""
+    if record.get("f0_file") and Path(record["f0_file"]).is_file():
+        a, b = record["seconds"]
+        times, f0 = render.read_f0_file(Path(record["f0_file"]), (a, b))
+        return render.pitch_record(times, f0, source=f"URMP F0 file {Path(record['f0_file']).name}")
+    sound = render.decode_audio(folder / record["video"], PITCH_INPUT_SR)
+    what = "the generated sound" if record["kind"] == "accompany" else "the recording"
+    return render.pitch_record(*render.pitch_track(sound, PITCH_INPUT_SR), source=f"YIN of {what}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summaries", type=Path, nargs="+", required=True,
                         help="the JSON records perform / accompany wrote beside their videos")
@@ -136,6 +154,7 @@ def run(args: argparse.Namespace) -> None:
             raise ValueError(f"{path}: not a perform/accompany summary (kind {record.get('kind')!r})")
         if not (Path(path).parent / record["video"]).is_file():
             raise ValueError(f"{path}: its video {record['video']} is not beside it")
+        record["pitch"] = pitch_of(record, Path(path).parent)
         records.append(record)
         folders.append(Path(path).parent)
     out = Path(args.out)

@@ -12,7 +12,7 @@ the recording's own sound as AAC. Frames are generated and piped to ffmpeg in ba
 takes an extracted URMP track's folder (results/tracks/<id>), whose frames.npy puts the real
 player's panel beside the generated one. --model auto picks the pose model of the instrument
 the sound classifier hears most often, when that one was trained, else S2I-C. Writes --out
-(MP4) and --summary (JSON: model, instrument heard, timing, pitch track) together or not at all.
+(MP4) and --summary (JSON: model, instrument heard, timing, F0 file) together or not at all.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gan-dir", type=Path, default=Path("results/models/gan"), help="folder of the trained GANs")
     parser.add_argument("--sound-classifier", type=Path, required=True, help="the LMS audio classifier's model.pt (S2I-C's encoder)")
     parser.add_argument("--sound-autoencoder", type=Path, default=None, help="the sound autoencoder's model.pt (S2I-A's encoder)")
-    parser.add_argument("--f0", type=Path, default=None, help="the recording's URMP F0s file for the pitch track (else YIN)")
+    parser.add_argument("--f0", type=Path, default=None, help="the recording's URMP F0s file, for the page's pitch track")
     defaults = section_defaults("features")
     for key, kind in FEATURE_TYPES.items():
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=defaults[key],
@@ -115,8 +115,8 @@ def encode_windows(y: np.ndarray, grid, n: int, encoder: torch.nn.Module, rep: s
         x = torch.from_numpy(features.compute(rep, audio, params)).to(device)
         code = encoder.encode(x)
         codes.append(code.float().cpu().numpy())
-        if classify:
-            labels.append(encoder(x).argmax(1).cpu().numpy())
+        if classify:  # the classifier's last layer on the encoding (eval mode: no dropout)
+            labels.append(encoder.fc3(code).argmax(1).cpu().numpy())
     return np.concatenate(codes), (np.concatenate(labels) if classify else None)
 
 
@@ -156,12 +156,6 @@ def load_recording(args: argparse.Namespace, seconds) -> tuple[np.ndarray, np.nd
     if abs(first - round(first)) > 1e-6:
         raise ValueError(f"--seconds {args.seconds}: a track starts on a window, i.e. a multiple of the stride ({args.stride} s)")
     return render.trim(np.asarray(y, dtype=np.float32), args.sr, seconds, str(track)), frames, int(round(first)), str(track)
-
-
-def pitch_of(args: argparse.Namespace, y: np.ndarray, seconds) -> dict:
-    if args.f0 is not None and Path(args.f0).is_file():
-        return render.pitch_record(*render.read_f0_file(Path(args.f0), seconds), source=f"URMP F0 file {Path(args.f0).name}")
-    return render.pitch_record(*render.pitch_track(y, args.sr), source="YIN of the recording")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -225,7 +219,7 @@ def run(args: argparse.Namespace) -> None:
             "instrument_heard": votes.most_common(1)[0][0], "votes": dict(votes.most_common()),
             "real_panel": real is not None, "seconds": [seconds[0], seconds[1]], "windows": int(n),
             "frames": int(m), "fps": float(render.frame_rate(grid)), "duration_s": len(y) / args.sr,
-            "seed": args.seed, "pitch": pitch_of(args, y, seconds),
+            "seed": args.seed, "f0_file": str(args.f0) if args.f0 is not None and Path(args.f0).is_file() else None,
         }
         summary_tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     log.info("wrote %s (%d frames, %.2f s) and %s", out, m, len(y) / args.sr, summary_path)
