@@ -1,7 +1,9 @@
 # Helpers every stage uses: config validation, paths, the track list from the checkpoint.
 import functools
+import json
 import os
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -70,3 +72,73 @@ def track_ids():
 def track_field(field):
     """An input/params function returning one column of the wildcard's track."""
     return lambda wildcards: tracks_table().loc[wildcards.track, field]
+
+
+# ---------------------------------------------------------------- data stage (rules/data.smk)
+def tracks_flags():
+    """The scan step's own flags: URMP's pieces, incomplete-piece policy and split, or
+    Sub-URMP's pairing policy (its split is the release's)."""
+    data = config["data"]
+    if data["source"] == "suburmp":
+        return f"--unpaired {data['suburmp_unpaired']}"
+    flags = [f"--piece {p}" for p in data["pieces"]]
+    flags += [f"--on-incomplete {data['on_incomplete_piece']}", f"--train-fraction {config['split']['train_fraction']}"]
+    flags += [f"--split-file {config['split']['file']}"] if config["split"]["file"] else []
+    return " ".join(flags + [f"--seed {config['seed']}"])
+
+
+def piece_tracks(wildcards):
+    """The tracks manifest's rows of the wildcard's piece, in part order."""
+    tracks = tracks_table()
+    return tracks[tracks["piece"] == wildcards.piece].sort_values("part")
+
+
+def piece_field(field):
+    """An input/params function returning one column of the wildcard's piece (same for all its tracks)."""
+    return lambda wildcards: piece_tracks(wildcards)[field].iloc[0]
+
+
+def piece_boxes(wildcards):
+    """--boxes LEFT,RIGHT ... of the piece's data.panels override (ints stay pixels, floats fractions)."""
+    boxes = config["data"]["panels"].get(wildcards.piece)
+    return "--boxes " + " ".join(f"{json.dumps(l)},{json.dumps(r)}" for l, r in boxes) if boxes else ""
+
+
+def piece_job(wildcards, threads):
+    """Memory (MB) and runtime (min) of the piece's extraction job, from its video and tracks."""
+    from crossmodal.dataset.extract import job_size
+
+    tracks, ds = piece_tracks(wildcards), config["dataset"]
+    first = tracks.iloc[0]
+    return job_size(
+        int(first["video_width"]),
+        int(first["video_height"]),
+        float(first["video_duration_s"]),
+        len(tracks),
+        ds["audio_sr"],
+        ds["image_size"],
+        ds["stride_s"],
+        threads,
+    )
+
+
+def piece_summaries(wildcards):
+    """One extraction summary per piece of the tracks manifest (the per-piece jobs' outputs)."""
+    pieces = tracks_table()["piece"].unique()
+    return expand(f"{RESULTS}/manifests/pieces/{{piece}}.csv", piece=pieces)
+
+
+# ---------------------------------------------------------------- INIS (rules/inis.smk)
+def inis_sources():
+    """The demo INIS folder, or every file under the user's two roots: adding, changing or
+    removing a picture or song reruns the pairing (a missing root is named by inis-pairs)."""
+    if not INIS_OWN_FOLDERS:
+        return rules.inis_demo.output
+    roots = (INIS_CONFIG["images_root"], INIS_CONFIG["audio_root"])
+    return sorted(str(p) for root in roots for p in Path(root).glob("*/*") if p.is_file())
+
+
+def inis_section(section, key="epochs"):
+    """A training section of the config with INIS's epochs (inis.epochs.<section>, else its own)."""
+    epochs = INIS_CONFIG["epochs"][section]
+    return {**config[section], key: epochs} if epochs is not None else config[section]

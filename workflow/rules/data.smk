@@ -1,5 +1,5 @@
 # Stage 1, the paper's Sec. 4: a URMP tree -> tracks -> per-track windows -> Sub-URMP pairs.
-import json
+# (Its input and params functions are in common.smk.)
 
 
 rule demo_urmp:
@@ -18,7 +18,7 @@ rule demo_urmp:
         soundfont=f"--soundfont {config['demo']['soundfont']}" if config["demo"]["soundfont"] else "",
         seed=config["seed"],
     shell:
-        "{CLI} demo --out {output} --pieces {params.pieces} --duration {params.duration}"
+        "crossmodal demo --out {output} --pieces {params.pieces} --duration {params.duration}"
         " --panel-width {params.panel_width} --height {params.height} --fps {params.fps}"
         " {params.soundfont} --seed {params.seed} 2> {log}"
 
@@ -38,20 +38,8 @@ rule download_urmp:
         pieces=" ".join(f"--piece {p}" for p in config["data"]["pieces"]),
         cache=f"{RESOURCES}/urmp/download",
     shell:
-        "{CLI} download --url {params.url} --mode {params.mode} --archive-name {params.archive}"
+        "crossmodal download --url {params.url} --mode {params.mode} --archive-name {params.archive}"
         " {params.sha256} {params.pieces} --cache {params.cache} --out {output} 2> {log}"
-
-
-def tracks_flags():
-    """The scan step's own flags: URMP's pieces, incomplete-piece policy and split, or
-    Sub-URMP's pairing policy (its split is the release's)."""
-    data = config["data"]
-    if data["source"] == "suburmp":
-        return f"--unpaired {data['suburmp_unpaired']}"
-    flags = [f"--piece {p}" for p in data["pieces"]]
-    flags += [f"--on-incomplete {data['on_incomplete_piece']}", f"--train-fraction {config['split']['train_fraction']}"]
-    flags += [f"--split-file {config['split']['file']}"] if config["split"]["file"] else []
-    return " ".join(flags + [f"--seed {config['seed']}"])
 
 
 # Scans the data source into the tracks manifest: `tracks` for a URMP tree (demo, local,
@@ -72,41 +60,8 @@ checkpoint tracks:
         dedupe="--dedupe-takes" if config["data"]["dedupe_takes"] else "",
         flags=tracks_flags(),
     shell:
-        "{CLI} {params.step} --root {input.root} --out {output} --instruments {params.instruments}"
+        "crossmodal {params.step} --root {input.root} --out {output} --instruments {params.instruments}"
         " {params.dedupe} {params.flags} 2> {log}"
-
-
-def piece_tracks(wildcards):
-    """The tracks manifest's rows of the wildcard's piece, in part order."""
-    tracks = tracks_table()
-    return tracks[tracks["piece"] == wildcards.piece].sort_values("part")
-
-
-def piece_field(field):
-    """An input/params function returning one column of the wildcard's piece (same for all its tracks)."""
-    return lambda wildcards: piece_tracks(wildcards)[field].iloc[0]
-
-
-def piece_boxes(wildcards):
-    """--boxes LEFT,RIGHT ... of the piece's data.panels override (ints stay pixels, floats fractions)."""
-    boxes = config["data"]["panels"].get(wildcards.piece)
-    return "--boxes " + " ".join(f"{json.dumps(l)},{json.dumps(r)}" for l, r in boxes) if boxes else ""
-
-
-def piece_job(wildcards, threads):
-    """Memory (MB) and runtime (min) of the piece's extraction job, from its video and tracks."""
-    from crossmodal.dataset.extract import job_size
-
-    tracks, ds = piece_tracks(wildcards), config["dataset"]
-    first = tracks.iloc[0]
-    return job_size(int(first["video_width"]), int(first["video_height"]), float(first["video_duration_s"]),
-                    len(tracks), ds["audio_sr"], ds["image_size"], ds["stride_s"], threads)
-
-
-def piece_summaries(wildcards):
-    """One extraction summary per piece of the tracks manifest (the per-piece jobs' outputs)."""
-    pieces = tracks_table()["piece"].unique()
-    return expand(f"{RESULTS}/manifests/pieces/{{piece}}.csv", piece=pieces)
 
 
 # One job per piece: the ensemble video is decoded once and every kept player's frames, audio
@@ -122,12 +77,9 @@ rule extract_piece:
         f"{LOGS}/extract/{{piece}}.log",
     benchmark:
         f"{BENCH}/extract/{{piece}}.tsv"
-    wildcard_constraints:
-        piece=r"\d{2}_[A-Za-z0-9]+(_[a-z]+)+",
     params:
         tracks=lambda wildcards: " ".join(
-            f"--track {row.track_id} {row.part} {row.audio_path}"
-            for row in piece_tracks(wildcards).itertuples()
+            f"--track {row.track_id} {row.part} {row.audio_path}" for row in piece_tracks(wildcards).itertuples()
         ),
         n_parts=piece_field("n_parts"),
         boxes=piece_boxes,
@@ -141,8 +93,10 @@ rule extract_piece:
     resources:  # from the video's size and length; a retry (cluster profile) asks for more
         mem_mb=lambda wildcards, threads, attempt: piece_job(wildcards, threads)["mem_mb"] * attempt,
         runtime=lambda wildcards, threads, attempt: piece_job(wildcards, threads)["runtime"] * attempt,
+    wildcard_constraints:
+        piece=r"\d{2}_[A-Za-z0-9]+(_[a-z]+)+",
     shell:
-        "{CLI} extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
+        "crossmodal extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
         " {params.tracks} {params.boxes} --panel-fit {params.panel_fit} --window {params.window}"
         " --stride {params.stride} --sr {params.sr} --image-size {params.image_size}"
         " --threads {threads} --out-root {params.out_root} --summary {output.summary} 2> {log}"
@@ -159,11 +113,9 @@ rule windows:
     benchmark:
         f"{BENCH}/windows.tsv"
     params:
-        track_windows=lambda wildcards: expand(
-            f"{RESULTS}/tracks/{{track}}/windows.parquet", track=track_ids()
-        ),
+        track_windows=lambda wildcards: expand(f"{RESULTS}/tracks/{{track}}/windows.parquet", track=track_ids()),
     shell:
-        "{CLI} windows --tracks {input.tracks} --out {output} {params.track_windows} 2> {log}"
+        "crossmodal windows --tracks {input.tracks} --out {output} {params.track_windows} 2> {log}"
 
 
 rule dataset_report:
@@ -181,7 +133,7 @@ rule dataset_report:
     benchmark:
         f"{BENCH}/dataset_report.tsv"
     shell:
-        "{CLI} dataset-report --windows {input} --table2 {output.table2} --fig6 {output.fig6} 2> {log}"
+        "crossmodal dataset-report --windows {input} --table2 {output.table2} --fig6 {output.fig6} 2> {log}"
 
 
 FINAL_TARGETS["data"] = rules.dataset_report.output
@@ -198,7 +150,7 @@ rule panels_sheet:
     benchmark:
         f"{BENCH}/panels_sheet.tsv"
     shell:
-        "{CLI} panels-sheet --windows {input} --out {output} 2> {log}"
+        "crossmodal panels-sheet --windows {input} --out {output} 2> {log}"
 
 
 FINAL_TARGETS["panels"] = rules.panels_sheet.output
@@ -218,7 +170,7 @@ rule export_suburmp:
         window=config["dataset"]["window_s"],
         sr=config["dataset"]["audio_sr"],
     shell:
-        "{CLI} export-suburmp --windows {input} --out {output} --window {params.window} --sr {params.sr} 2> {log}"
+        "crossmodal export-suburmp --windows {input} --out {output} --window {params.window} --sr {params.sr} 2> {log}"
 
 
 # One job per Sub-URMP recording: its images and chunks -> the URMP path's per-track arrays;
@@ -246,7 +198,7 @@ rule ingest_suburmp:
     wildcard_constraints:
         track=SUBURMP_TRACK_ID_RE,
     shell:
-        "{CLI} ingest-suburmp --track-id {wildcards.track} --images {input.images} --chunks {input.chunks}"
+        "crossmodal ingest-suburmp --track-id {wildcards.track} --images {input.images} --chunks {input.chunks}"
         " --number {params.number} --window {params.window} --sr {params.sr} --image-size {params.image_size}"
         " --panel-fit {params.panel_fit} --unpaired {params.unpaired}"
         " --out-dir $(dirname {output.frames}) --summary {output.summary} 2> {log}"
@@ -262,7 +214,7 @@ rule suburmp_summary:
     benchmark:
         f"{BENCH}/suburmp_summary.tsv"
     shell:
-        "{CLI} suburmp-summary --out {output} {input} 2> {log}"
+        "crossmodal suburmp-summary --out {output} {input} 2> {log}"
 
 
 if config["data"]["source"] == "suburmp":

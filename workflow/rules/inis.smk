@@ -24,27 +24,11 @@ if bool(INIS_CONFIG["images_root"]) != bool(INIS_CONFIG["audio_root"]):
 INIS_OWN_FOLDERS = bool(INIS_CONFIG["images_root"])
 
 
-def inis_sources():
-    """The demo INIS folder, or every file under the user's two roots: adding, changing or
-    removing a picture or song reruns the pairing (a missing root is named by inis-pairs)."""
-    if not INIS_OWN_FOLDERS:
-        return rules.inis_demo.output
-    roots = (INIS_CONFIG["images_root"], INIS_CONFIG["audio_root"])
-    return sorted(str(p) for root in roots for p in Path(root).glob("*/*") if p.is_file())
-
-
-def inis_section(section, key="epochs"):
-    """A training section of the config with INIS's epochs (inis.epochs.<section>, else its own)."""
-    epochs = INIS_CONFIG["epochs"][section]
-    return {**config[section], key: epochs} if epochs is not None else config[section]
-
-
 _inis_gan = inis_section("gan")
 # Only the last epoch's checkpoint and samples are kept (no Fig. 9 on INIS).
 INIS_GAN_FLAGS = gan_flags({**_inis_gan, "keep_every": _inis_gan["epochs"]}, "s2i")
 INIS_SOUND_ENCODER_MODEL = (
-    f"{INIS}/audio_classifiers/{SOUND_ENCODER_REP}_{config['audio_classifier']['encoder_conv_layers']}"
-    f"/seed_{config['audio_classifier']['seeds'][0]}/model.pt"
+    f"{INIS}/audio_classifiers/{SOUND_ENCODER_REP}_{SOUND_ENCODER_LAYERS}/seed_{SOUND_ENCODER_SEED}/model.pt"
 )
 INIS_ENCODINGS = {
     "S2I-C": f"{INIS}/embeddings/sound_classifier.npy",
@@ -69,7 +53,7 @@ rule inis_demo:
         soundfont=f"--soundfont {config['demo']['soundfont']}" if config["demo"]["soundfont"] else "",
         seed=config["seed"],
     shell:
-        "{CLI} inis-demo --out {output} --images-per-class {params.images} --songs-per-class {params.songs}"
+        "crossmodal inis-demo --out {output} --images-per-class {params.images} --songs-per-class {params.songs}"
         " --song-s {params.song_s} {params.soundfont} --seed {params.seed} 2> {log}"
 
 
@@ -96,7 +80,7 @@ rule inis_pairs:
         on_unreadable=INIS_CONFIG["on_unreadable"],
         seed=config["seed"],
     shell:
-        "{CLI} inis-pairs --images-root {params.images} --audio-root {params.audio} --tracks-dir {output.tracks}"
+        "crossmodal inis-pairs --images-root {params.images} --audio-root {params.audio} --tracks-dir {output.tracks}"
         " --windows {output.windows} --table3 {output.table3} --window {params.window} --stride {params.stride}"
         " --sr {params.sr} --image-size {params.image_size} --silence-rms {params.silence}"
         " --train-fraction {params.train_fraction} --on-unreadable {params.on_unreadable} --seed {params.seed} 2> {log}"
@@ -254,11 +238,12 @@ rule inis_fig7:
     params:
         per_class=INIS_CONFIG["fig7_per_class"],
         runtime=EVAL_RUNTIME,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} eval-fig1 --windows {input.windows} --gan S2I-A {input.model} {input.encodings}"
+        "crossmodal eval-fig1 --windows {input.windows} --gan S2I-A {input.model} {input.encodings}"
         " --per-class {params.per_class} --real-label 'Ground truth' --title 'Fig. 7: INIS'"
-        " {params.runtime} --out {output} --device {config[training][device]} --threads {threads} 2> {log}"
+        " {params.runtime} --out {output} --device {params.device} --threads {threads} 2> {log}"
 
 
 FINAL_TARGETS["inis"] = (
