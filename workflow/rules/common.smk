@@ -21,6 +21,8 @@ BENCH = f"{RESULTS}/benchmarks"
 # The interpreter running Snakemake is the project's venv; every job runs its `crossmodal`
 # command (a job on a cluster node reads this file again, so it finds the same one).
 shell.prefix(f'PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
+# Old spelling of `crossmodal` in shell lines, until every rule file has moved off it (the
+# linter flags it: tests/test_lint.py).
 CLI = f"{sys.executable} -m crossmodal"
 # Where a job runs, passed as params that Snakemake does not record: moving to a GPU (or
 # switching mixed precision) does not rerun what was trained on the CPU.
