@@ -133,6 +133,14 @@ def test_save_final_round_trips_models_and_extra(tmp_path):
         load_models(tmp_path / "final.pt", {"other": copy})
 
 
+def test_the_same_weights_give_the_same_bytes_whatever_the_file_name(tmp_path):
+    """Byte-identical results across runs: the archive must not carry the writer's temporary name."""
+    _, run = _train(tmp_path / "run", epochs=1)
+    run.save_final(tmp_path / "a" / "model.pt")
+    run.save_final(tmp_path / "b" / "other_name.pt")
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "other_name.pt").read_bytes()
+
+
 def test_checkpoint_of_other_models_is_refused_with_file_name(tmp_path):
     _train(tmp_path / "run", epochs=1)
     net = nn.Linear(3, 3)

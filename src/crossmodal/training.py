@@ -126,8 +126,11 @@ def gather(array: np.ndarray, idx: np.ndarray, device: torch.device, dtype: torc
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+    """torch.save through the atomic writer, into an open file: given a path, torch names the
+    archive's records after the file, and the writer's temporary name is random, so the same
+    weights would give different bytes in every run."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def input_stamp(*paths: str | os.PathLike | None) -> dict[str, list[int]]:
