@@ -46,7 +46,9 @@ import numpy as np
 
 from crossmodal import media
 from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_square, panel_boxes
-from crossmodal.store import atomic_outputs, write_csv
+
+# crossmodal.store and crossmodal.manifests import pandas and pyarrow (seconds of CPU on a busy
+# machine): they are imported where outputs are written or in a thread, so ffmpeg starts first.
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -623,6 +625,7 @@ def extract_track(
 def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame) -> None:
     """Writes frames.npy, audio.npy and windows.parquet to ``out_dir``: all three or none."""
     from crossmodal import manifests
+    from crossmodal.store import atomic_outputs
 
     # windows.parquet last (OUTPUTS' order): it is what marks the set complete.
     with atomic_outputs([out_dir / name for name in OUTPUTS]) as (frames_tmp, audio_tmp, windows_tmp):
@@ -727,6 +730,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[TrackSpec, Path]]:
 
 def run(args: argparse.Namespace) -> None:
     jobs = _jobs(args)
+
     tracks = [spec for spec, _ in jobs]
     try:
         results = extract_piece(args.video, tracks, args.panels, args.window, args.stride, args.sr,
@@ -735,6 +739,8 @@ def run(args: argparse.Namespace) -> None:
         for result, (_, out_dir) in zip(results, jobs):
             write_outputs(out_dir, result.frames, result.audio, result.windows)
         if args.summary:
+            from crossmodal.store import write_csv
+
             write_csv(args.summary, piece_summary(results, tracks, args.panel_fit))
     except BaseException:
         for _, out_dir in jobs:  # a failed run leaves no output a rerun would trust
