@@ -1,4 +1,4 @@
-"""The rule files pass Snakemake's linter and snakefmt.
+"""The rule files pass Snakemake's linter and snakefmt; the evaluation imports no other step.
 
 The linter's provenance checks are what keep config values out of shell lines (they reach a
 command only through ``params``, so a changed value reruns what it touches); its only remaining
@@ -8,6 +8,7 @@ complaint is the missing conda environment per rule, which the pinned .venv repl
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -52,3 +53,36 @@ def test_snakefmt_leaves_every_rule_file_unchanged():
     result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def imported_modules(path) -> set[str]:
+    """Every module a Python file imports (``from a import b`` counts ``a`` and ``a.b``)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return found
+
+
+def test_imported_modules_sees_both_import_forms(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import a.b\nfrom c import d, e\n\ndef f():\n    from g.h import i\n")
+    assert imported_modules(path) == {"a.b", "c", "c.d", "c.e", "g.h", "g.h.i"}
+
+
+def test_evaluation_imports_no_step_module_and_loads_nets_from_models_only():
+    from crossmodal.cli import STEPS
+
+    # The paper's stages: their trained nets load through models/, their shared pieces live in
+    # non-step modules (metrics, judges, inputs, paper, ...).
+    stages = ("dataset", "sound", "image", "gan", "evaluation")
+    steps = {module for module, _ in STEPS.values() if module.split(".")[1] in stages}
+    assert {"crossmodal.sound.classifier", "crossmodal.evaluation.table5"} <= steps
+    evaluation = sorted((REPO / "src" / "crossmodal" / "evaluation").glob("*.py"))
+    assert len(evaluation) > 5
+    for path in evaluation:
+        module = f"crossmodal.evaluation.{path.stem}"
+        assert imported_modules(path) & (steps - {module}) == set(), path.name

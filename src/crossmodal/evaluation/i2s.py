@@ -28,15 +28,13 @@ from crossmodal.evaluation import figures, metrics
 from crossmodal.evaluation.generate import iter_lms
 from crossmodal.evaluation.inputs import add_runtime_arguments, load_generator, open_encodings
 from crossmodal.evaluation.metrics import SPLITS, fid_or_nan, score_rows
+from crossmodal.evaluation.paper import PAPER_I2S_ACCURACY
 from crossmodal.evaluation.selection import per_instrument, split_ids
 from crossmodal.manifests import read_windows
 from crossmodal.sound import inverse
 from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
-
-#: The paper's I2S accuracy (Sec. 5.4; the split is not named, taken as test).
-PAPER_I2S_ACCURACY = {"test": 0.1117}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -84,7 +84,7 @@ def table3_rows(table3: pd.DataFrame, path, source: str) -> list[dict]:
 
 def table1_rows(table1: pd.DataFrame, path) -> list[dict]:
     from crossmodal.sound.features import PAPER_NAMES
-    from crossmodal.sound.table1 import PAPER_TABLE1
+    from crossmodal.evaluation.paper import PAPER_TABLE1
 
     rows = []
     for layers, cells in PAPER_TABLE1.items():
@@ -110,7 +110,7 @@ def image_classifier_rows(accuracy: pd.DataFrame, path) -> list[dict]:
 
 
 def table5_rows(table5: pd.DataFrame, path) -> list[dict]:
-    from crossmodal.evaluation.table5 import PAPER_TABLE5
+    from crossmodal.evaluation.paper import PAPER_TABLE5
 
     rows = []
     for (method, split), paper in PAPER_TABLE5.items():
@@ -125,7 +125,7 @@ def table5_rows(table5: pd.DataFrame, path) -> list[dict]:
 
 
 def i2s_rows(i2s: pd.DataFrame, path) -> list[dict]:
-    from crossmodal.evaluation.i2s import PAPER_I2S_ACCURACY
+    from crossmodal.evaluation.paper import PAPER_I2S_ACCURACY
 
     rows = []
     for split, paper in PAPER_I2S_ACCURACY.items():

@@ -22,18 +22,12 @@ import pandas as pd
 from crossmodal.evaluation import metrics
 from crossmodal.evaluation.inputs import add_s2i_arguments, load_generator, open_encodings
 from crossmodal.evaluation.metrics import SPLITS, fid_or_nan, score_rows
+from crossmodal.evaluation.paper import PAPER_TABLE5
 from crossmodal.evaluation.selection import split_ids
 from crossmodal.manifests import read_windows
 from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
-
-#: The paper's Table 5 (accuracy of Gamma on generated images).
-PAPER_TABLE5: dict[tuple[str, str], float] = {
-    ("S2I-C", "train"): 0.8737, ("S2I-C", "test"): 0.7556,
-    ("S2I-A", "train"): 0.1063, ("S2I-A", "test"): 0.1095,
-    ("S2I-N", "train"): 0.1262, ("S2I-N", "test"): 0.1232,
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

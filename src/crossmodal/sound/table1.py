@@ -26,12 +26,6 @@ from crossmodal.store import write_csv
 
 log = logging.getLogger(__name__)
 
-#: The paper's Table 1 (percent), for the comparison in the report.
-PAPER_TABLE1 = {
-    3: {"ms": 62.01, "lms": 84.12, "cqt": 73.00, "mfcc": 80.06, "stft": 74.05},
-    4: {"ms": 66.09, "lms": 87.44, "cqt": 77.78, "mfcc": 81.05, "stft": 75.73},
-}
-
 
 def read_results(paths: list[str | Path]) -> list[dict]:
     results = []
