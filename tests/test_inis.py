@@ -267,3 +267,27 @@ def test_inis_pairs_step_is_registered():
     args = parser.parse_args(["inis-pairs", "--images-root", "i", "--audio-root", "a", "--tracks-dir", "t",
                               "--windows", "w", "--table3", "t3"])
     assert isinstance(args, argparse.Namespace) and args.on_unreadable == "error" and args.silence_rms == 0.01
+
+
+def test_atomic_directory_replaces_a_folder_only_when_complete(tmp_path):
+    target = tmp_path / "tracks"
+    target.mkdir()
+    (target / "old.npy").write_text("old")
+    with pytest.raises(RuntimeError):
+        with store.atomic_directory(target) as tmp:
+            (tmp / "new.npy").write_text("new")
+            raise RuntimeError("failed half way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tracks"] and (target / "old.npy").exists()
+    with store.atomic_directory(target) as tmp:
+        (tmp / "new.npy").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tracks"]
+    assert target.stat().st_mode & 0o055 == 0o055 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
