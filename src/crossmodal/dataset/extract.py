@@ -684,6 +684,8 @@ def parse_box(text: str) -> list:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from crossmodal.config import section_defaults
+
     parser.add_argument("--video", required=True, type=Path, help="the piece's ensemble video")
     parser.add_argument("--panels", required=True, type=int, help="number of players side by side")
     parser.add_argument("--track", nargs=3, action="append", default=[], metavar=("TRACK_ID", "PART", "AUDIO"),
@@ -695,8 +697,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--panel", type=int, help="the --track-id player's 1-based panel (= part)")
     parser.add_argument("--out-dir", type=Path, help="folder for the --track-id track's three outputs")
     parser.add_argument("--piece", default="", help="the piece's folder name, for messages")
-    parser.add_argument("--panel-fit", choices=PANEL_FITS, default="stretch",
-                        help="how a panel becomes a square image (default stretch)")
+    fit = section_defaults("dataset")["panel_fit"]
+    parser.add_argument("--panel-fit", choices=PANEL_FITS, default=fit,
+                        help=f"how a panel becomes a square image (default {fit}, config dataset.panel_fit)")
     parser.add_argument("--boxes", nargs="+", type=parse_box, metavar="LEFT,RIGHT",
                         help="panel edges, one LEFT,RIGHT per part: fractions of the width (0.25) or pixels (480)")
     parser.add_argument("--summary", type=Path, help="CSV of the extracted tracks' boxes and window counts, "
