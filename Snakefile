@@ -18,6 +18,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/encoders.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/performances.smk"
 include: "workflow/rules/inis.smk"
 include: "workflow/rules/cluster.smk"
 

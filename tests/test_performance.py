@@ -168,6 +168,7 @@ def test_same_seed_renders_the_same_video_and_another_seed_another_player(world,
         runs[name] = decode_video(out)
     assert len(runs["a"]) == 10
     assert np.array_equal(runs["a"], runs["b"])
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()  # the file, byte for byte
     assert not np.array_equal(runs["a"], runs["c"])
 
 
