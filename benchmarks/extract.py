@@ -32,6 +32,8 @@ import numpy as np
 import soundfile as sf
 
 from crossmodal import manifests, media
+from crossmodal.config import section_defaults
+from crossmodal.dataset.panels import PANEL_FITS
 
 OUT = Path(__file__).resolve().parent / "out"
 BASE_S = 30.0
@@ -94,7 +96,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="decoding threads (the rule's threads)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--players", type=int, nargs="+", default=[4, 5], help="pieces to extract: players each")
-    parser.add_argument("--panel-fit", default="stretch", choices=["stretch", "pad", "crop"])
+    parser.add_argument("--panel-fit", default=section_defaults("dataset")["panel_fit"], choices=PANEL_FITS)
     args = parser.parse_args()
 
     video, audio = make_inputs(args.duration, max(args.players), OUT)
