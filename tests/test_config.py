@@ -94,3 +94,14 @@ def test_untracked_params_render_their_value_but_are_not_a_plain_value():
     assert f"--device {Untracked('cuda:1')} --amp {Untracked(True)}" == "--device cuda:1 --amp 1"
     # Snakemake records (and reruns on) params of plain types only.
     assert not isinstance(Untracked("cpu"), (str, int, float, bool, list, tuple, dict, set, bytes))
+
+
+def test_gan_groups_replace_only_the_training_keys_they_set():
+    """gan.pose.epochs reaches the pose models' flags; S2I and I2S keep the shared epochs."""
+    from crossmodal.config import gan_flags
+
+    gan = validate_config({"gan": {"epochs": 8, "pose": {"epochs": 40, "keep_every": 10}, "i2s": {"learning_rate_d": 0.001}}})["gan"]
+    pose, s2i, i2s = gan_flags(gan, "s2i", "pose"), gan_flags(gan, "s2i"), gan_flags(gan, "i2s")
+    assert "--epochs 40 " in pose and "--keep-every 10 " in pose and "--ngf 16 --ndf 16" in pose
+    assert "--epochs 8 " in s2i and "--keep-every 1 " in s2i and "--learning-rate-d 0.0002 " in s2i
+    assert "--epochs 8 " in i2s and "--learning-rate-d 0.001 " in i2s

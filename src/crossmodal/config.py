@@ -153,6 +153,10 @@ GAN_KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "s2i": ("ngf", "ndf"),
     "i2s": ("ngf", "ndf", "generator_extra_layers", "discriminator_extra_layers", "resize"),
 }
+#: ``gan:`` keys a group of models may set for itself in ``gan.s2i``, ``gan.i2s`` or ``gan.pose``
+#: (null or absent: the shared value). A pose model sees one instrument's pairs, a tenth of
+#: S2I-C's, so the same epochs would give it a tenth of the updates.
+GAN_GROUP_PARAMS: tuple[str, ...] = ("epochs", "learning_rate_g", "learning_rate_d", "keep_every")
 
 
 def _value(value: Any) -> str:
@@ -189,9 +193,12 @@ class Untracked:
         return f"Untracked({self.value!r})"
 
 
-def gan_flags(gan: Mapping[str, Any], kind: str) -> str:
-    """The train-gan flags of one GAN kind: the shared ``gan:`` keys and those of ``gan.<kind>``."""
-    return cli_flags(gan, GAN_PARAMS) + " " + cli_flags(gan[kind], GAN_KIND_PARAMS[kind])
+def gan_flags(gan: Mapping[str, Any], kind: str, group: str | None = None) -> str:
+    """The train-gan flags of one GAN kind: the shared ``gan:`` keys, replaced by those that
+    ``gan.<group>`` (default ``gan.<kind>``) sets (GAN_GROUP_PARAMS), and those of ``gan.<kind>``."""
+    own = gan.get(group or kind) or {}
+    shared = {**gan, **{key: own[key] for key in GAN_GROUP_PARAMS if own.get(key) is not None}}
+    return cli_flags(shared, GAN_PARAMS) + " " + cli_flags(gan[kind], GAN_KIND_PARAMS[kind])
 
 
 # ---------------------------------------------------------------- and back: the steps' parsers

@@ -72,7 +72,7 @@ rule pose_s2i_instrument:
     benchmark:
         f"{BENCH}/gan/pose_s2i_{{pose_instrument}}.tsv"
     params:
-        flags=gan_flags(GAN, "s2i"),
+        flags=gan_flags(GAN, "s2i", "pose"),
         seed=config["seed"],
         device=DEVICE,
         amp=AMP,
