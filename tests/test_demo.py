@@ -169,6 +169,17 @@ def test_seeded_melodies_wait_for_their_cue_and_stay_in_range():
         assert np.all(np.diff(notes[:, 0]) > 0) and np.all(notes[:-1, 0] + notes[:-1, 2] <= notes[1:, 0] + 1e-9)
 
 
+def test_short_parts_get_a_short_cue_so_few_windows_are_silent():
+    """At the demo's 4 s a 1.5 s lead-in would silence a quarter of every track; the cue shrinks
+    with the part and no whole 0.5 s window precedes the first note."""
+    assert melody.cue_range(60.0) == melody.CUE_RANGE_S
+    low, high = melody.cue_range(4.0)
+    assert low == pytest.approx(0.2) and high == pytest.approx(0.4)
+    firsts = [melody.seeded_melody(seed, "Dance", 1, "flute", 4.0)[0, 0] for seed in range(40)]
+    assert min(firsts) >= low and max(firsts) <= high < 0.5
+    assert np.ptp(firsts) > 0.1  # still drawn, not fixed
+
+
 def test_piece_32_plays_the_real_onsets_of_its_excerpt(tree):
     dir_name = "32_Fugue_vn_vn_va_vc"
     real_files = sorted(urmp.REAL_PIECE_32_DIR.glob("Notes_*.txt"))

@@ -58,6 +58,8 @@ MELODY_RANGE: dict[str, tuple[int, int]] = {
 
 #: Cue window (s): each seeded part is silent from 0 until its first note, drawn in this range.
 CUE_RANGE_S = (0.3, 1.5)
+#: The cue is at most this share of a part (see :func:`cue_range`).
+CUE_MAX_SHARE = 0.1
 #: A shifted excerpt of piece 32 is silent until its first note, this far (s) from its start.
 FIRST_NOTE_S = 0.5
 #: Last moment (s before the end) at which a note may start; later notes are dropped.
@@ -86,8 +88,20 @@ def pitch_position(pitch_hz: float, instrument: str) -> float:
     return float(np.clip((hz_to_midi(pitch_hz) - low) / (high - low), 0.0, 1.0))
 
 
+def cue_range(duration_s: float) -> tuple[float, float]:
+    """Where (s) a seeded part's first note may start: CUE_RANGE_S, shrunk for short parts.
+
+    URMP's pieces last 1-4 minutes, so a lead-in of a second or so is a few of their windows; cut
+    to a few seconds, the same lead-in made every sixth demo window digital silence (17% at 4 s),
+    which no encoder can tell apart and no generator can turn into the right instrument. The cue
+    is capped at CUE_MAX_SHARE of the part (0.2-0.4 s at 4 s; unchanged from 15 s up).
+    """
+    high = min(CUE_RANGE_S[1], CUE_MAX_SHARE * duration_s)
+    return min(CUE_RANGE_S[0], high / 2), high
+
+
 def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: float) -> np.ndarray:
-    """A melody for one player: silent lead-in, then notes and rests on a major scale.
+    """A melody for one player: silent lead-in (:func:`cue_range`), then notes and rests on a major scale.
 
     Tempo and key come from (seed, name) so a piece's parts share them; the cue, rhythm and
     pitches from (seed, name, part, instrument). Pitches are in ``MELODY_RANGE[instrument]``,
@@ -104,7 +118,7 @@ def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: 
     low, high = MELODY_RANGE[instrument]
     keys = np.array([k for k in range(low, high + 1) if (k - tonic) % 12 in MAJOR_SCALE])
     index = int(rng.integers(len(keys) // 4, 3 * len(keys) // 4 + 1))
-    t = float(rng.uniform(*CUE_RANGE_S))
+    t = float(rng.uniform(*cue_range(duration_s)))
     notes: list[tuple[float, float, float]] = []
     while t < duration_s - END_MARGIN_S:
         beats = float(rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]))
