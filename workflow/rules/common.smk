@@ -19,8 +19,9 @@ RESOURCES = config["paths"]["resources"]
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 # The interpreter running Snakemake is the project's venv; every job runs its `crossmodal`
-# command (a job on a cluster node reads this file again, so it finds the same one).
-shell.prefix(f'PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
+# command (a job on a cluster node reads this file again, so it finds the same one). The
+# prefix keeps Snakemake's own bash default, strict mode, which setting one replaces.
+shell.prefix(f'set -euo pipefail; PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
 # Old spelling of `crossmodal` in shell lines, until every rule file has moved off it (the
 # linter flags it: tests/test_lint.py).
 CLI = f"{sys.executable} -m crossmodal"
