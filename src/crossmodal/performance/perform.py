@@ -105,19 +105,28 @@ def auto_model(votes: collections.Counter, gan_dir: Path) -> str:
 
 
 @torch.no_grad()
-def encode_windows(y: np.ndarray, grid, n: int, encoder: torch.nn.Module, rep: str, params, device,
-                   batch: int, classify: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """(encodings float32 [n, 128], predicted labels int64 [n] when ``classify``) of the n
-    windows of ``y``, each window's ``rep`` computed as the feature store computes it."""
-    codes, labels = [], []
+def iter_encodings(y: np.ndarray, grid, n: int, classifier: torch.nn.Module, rep: str, params, device, batch: int,
+                   autoencoder: torch.nn.Module | None = None):
+    """Per batch of the n windows of ``y``, in order: (first window, encodings float32 [b, 128]
+    the generator is conditioned on, the classifier's labels int64 [b]). Each window's ``rep``
+    is computed as the feature store computes it; the encodings are the classifier's, or the
+    autoencoder's of the window's LMS when one is given (S2I-A)."""
     for start in range(0, n, batch):
         audio = render.windows_of(y, grid, np.arange(start, min(n, start + batch)))
         x = torch.from_numpy(features.compute(rep, audio, params)).to(device)
-        code = encoder.encode(x)
-        codes.append(code.float().cpu().numpy())
-        if classify:  # the classifier's last layer on the encoding (eval mode: no dropout)
-            labels.append(encoder.fc3(code).argmax(1).cpu().numpy())
-    return np.concatenate(codes), (np.concatenate(labels) if classify else None)
+        code = classifier.encode(x)
+        labels = classifier.fc3(code).argmax(1).cpu().numpy()  # its last layer (eval mode: no dropout)
+        if autoencoder is not None:
+            lms = x if rep == "lms" else torch.from_numpy(features.compute("lms", audio, params)).to(device)
+            code = autoencoder.encode(lms)
+        yield start, code.float().cpu().numpy(), labels
+
+
+def encode_windows(y: np.ndarray, grid, n: int, classifier: torch.nn.Module, rep: str, params, device, batch: int,
+                   autoencoder: torch.nn.Module | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All of :func:`iter_encodings` at once: (encodings [n, 128], labels [n])."""
+    parts = list(iter_encodings(y, grid, n, classifier, rep, params, device, batch, autoencoder))
+    return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 def fixed_noise(z_dim: int, seed: int) -> np.ndarray:
@@ -164,6 +173,10 @@ def run(args: argparse.Namespace) -> None:
     from crossmodal.training import device_from
 
     device = device_from(args)
+    # The nets are small: torch's own threads would only compete with ffmpeg's encoder, which
+    # runs beside this process (--threads goes to it). Measured on the shared 2-core machine:
+    # 2 torch threads cost 4x the CPU time of 1 for the same windows.
+    torch.set_num_threads(1)
     seconds = render.parse_seconds(args.seconds)
     if args.model != "auto":
         resolve_model(args.model, args.gan_dir)  # refuse an untrained model before any work
@@ -178,39 +191,51 @@ def run(args: argparse.Namespace) -> None:
 
     classifier, cls_extra = load_audio_classifier(args.sound_classifier, device)
     rep = cls_extra.get("representation", "lms")
-    codes, labels = encode_windows(y, grid, n, classifier, rep, params, device, args.batch_size, classify=True)
-    votes = collections.Counter(INSTRUMENT_NAMES[i] for i in labels)
-    model = auto_model(votes, args.gan_dir) if args.model == "auto" else args.model
-    model_path, encoder_kind = resolve_model(model, args.gan_dir)
-    if encoder_kind == "autoencoder":
-        if args.sound_autoencoder is None:
-            raise ValueError(f"--model {model} needs --sound-autoencoder (the encoder it was trained with)")
-        autoencoder, _ = load_sound_autoencoder(args.sound_autoencoder, device)
-        codes, _ = encode_windows(y, grid, n, autoencoder, "lms", params, device, args.batch_size)
+    autoencoder = None
+    if args.model != "auto":
+        model = args.model
+        model_path, encoder_kind = resolve_model(model, args.gan_dir)
+        if encoder_kind == "autoencoder":
+            if args.sound_autoencoder is None:
+                raise ValueError(f"--model {model} needs --sound-autoencoder (the encoder it was trained with)")
+            autoencoder, _ = load_sound_autoencoder(args.sound_autoencoder, device)
+    batches = iter_encodings(y, grid, n, classifier, rep, params, device, args.batch_size, autoencoder)
+    votes: collections.Counter = collections.Counter()
+    if args.model == "auto":  # the model depends on what the whole recording sounds like
+        batches = list(batches)
+        for _, _, labels in batches:
+            votes.update(INSTRUMENT_NAMES[i] for i in labels)
+        model = auto_model(votes, args.gan_dir)
+        model_path, _ = resolve_model(model, args.gan_dir)
     generator, _, gan_extra = load_gan(model_path, device=device)
     if gan_extra.get("kind") != "s2i":
         raise ValueError(f"{model_path}: is a {gan_extra.get('kind')} GAN, perform needs an S2I one")
     z = fixed_noise(generator.z_dim, args.seed)
 
     m = render.video_frames(grid, len(y))
-    size = generate_frames(generator, codes[:1], z, device).shape[1]
+    size = generate_frames(generator, np.zeros((1, generator.compress.fc.in_features), np.float32), z, device).shape[1]
     if real is not None and real.shape[1:3] != (size, size):
         raise ValueError(f"{args.track}: frames are {real.shape[1]}x{real.shape[2]}, the generator draws {size}x{size}")
     width = size * (2 if real is not None else 1)
-    log.info("%s: %d windows -> %d frames at %s fps, model %s (heard: %s)", source, n, m, render.frame_rate(grid),
-             model, ", ".join(f"{k} {v}" for k, v in votes.most_common(3)))
+    log.info("%s: %d windows -> %d frames at %s fps, model %s", source, n, m, render.frame_rate(grid), model)
     out = Path(args.out)
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
     with render.scratch_dir() as scratch, atomic_outputs([out, summary_path]) as (video_tmp, summary_tmp):
         render.write_wav(scratch / "sound.wav", y, args.sr)
+        # ffmpeg encodes each batch while the next one's windows are computed and drawn.
         with render.VideoEncoder(video_tmp, width, size, render.frame_rate(grid), scratch / "sound.wav",
                                  args.display_height, args.crf, args.preset, args.threads) as encoder:
-            for start in range(0, m, args.batch_size):
-                k = np.minimum(np.arange(start, min(m, start + args.batch_size)), n - 1)  # the tail holds the last window
-                frames = generate_frames(generator, codes[k], z, device)
+            for start, codes, labels in batches:
+                if args.model != "auto":
+                    votes.update(INSTRUMENT_NAMES[i] for i in labels)
+                frames = generate_frames(generator, codes, z, device)
                 if real is not None:
-                    frames = np.concatenate([np.asarray(real[first_row + k]), frames], axis=2)
+                    frames = np.concatenate([np.asarray(real[first_row + start: first_row + start + len(codes)]), frames],
+                                            axis=2)
                 encoder.write(frames)
+            for start in range(n, m, args.batch_size):  # the sound's last stride: the last window's picture, held
+                encoder.write(np.repeat(frames[-1:], min(args.batch_size, m - start), axis=0))
+        log.info("the sound classifier hears: %s", ", ".join(f"{k} {v}" for k, v in votes.most_common(3)))
         import json
 
         record = {
