@@ -257,6 +257,8 @@ def test_figures_decode_to_the_layouts_they_draw(run, windows):
     sizes = {name: figure(run / "results/figures" / name).shape[:2] for name in (
         "fig1_generated.png", "fig3_representations.png", "fig6_dataset_examples.png",
         "fig9_accuracy_evolution.png", "fig10_pose.png", "fig11_i2s_spectrograms.png")}
+    # Fig. 3: a 2 x 3 grid at its fixed size, 12 x 6.5 in at 120 dpi.
+    assert sizes["fig3_representations.png"] == (780, 1440)
     # Fig. 1: one column per instrument with test windows, rows S2I-C, S2I-A, S2I-N and I2S.
     height, width = sizes["fig1_generated.png"]
     columns = len(set(windows[windows.split == "test"]["instrument"]))
