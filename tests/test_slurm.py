@@ -141,9 +141,10 @@ def rule_actions() -> dict[str, str]:
     """Each rule of workflow/rules/*.smk -> its text (to find which ones train or use a device).
 
     A rule template in a loop over a table (``for name, v in TABLE.items(): rule: name: name``,
-    as the S2I variants) gives each of the table's keys the template's text.
+    as the S2I variants) gives each of the table's keys the template's text; ``use rule A as B
+    with: ...`` gives B the text of A and of its own block.
     """
-    rules = {}
+    rules, reused = {}, []
     for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         text = path.read_text()
         parts = re.split(r"^(?:rule|checkpoint) (\w+):", text, flags=re.M)
@@ -151,6 +152,9 @@ def rule_actions() -> dict[str, str]:
         for table, body in re.findall(r"^for \w+, \w+ in (\w+)\.items\(\):\n((?:\n|    .*\n)+)", text, flags=re.M):
             keys = re.search(rf"^{table} = \{{\n(.*?)^\}}", text, flags=re.M | re.S)[1]
             rules.update({name: body for name in re.findall(r'^    "(\w+)":', keys, flags=re.M)})
+        reused += re.findall(r"^use rule (\w+) as (\w+) with:\n((?:\n|    .*\n)*)", text, flags=re.M)
+    for original, name, body in reused:
+        rules[name] = rules[original] + body
     return rules
 
 
