@@ -1,5 +1,7 @@
 """End to end: Snakemake on the tiny demo config up to Table 2; reruns schedule only what changed."""
 
+import re
+
 import pandas as pd
 import pytest
 from PIL import Image
@@ -7,6 +9,7 @@ from workflow_helpers import make_workdir, planned_rules, snakemake
 
 from crossmodal import manifests
 from crossmodal.config import section_defaults
+from crossmodal.dataset import extract
 from crossmodal.dataset.panels import PANEL_FITS
 
 pytestmark = pytest.mark.workflow
@@ -65,3 +68,17 @@ def test_a_data_panels_override_reruns_that_piece_only_and_panel_fit_reruns_ever
     (data_run / "fit.yaml").write_text(f"dataset: {{panel_fit: {other}}}\n")
     plan = planned_rules(data_run, *TARGETS, extra=("--configfile", "config.yaml", "tiny.yaml", "fit.yaml"))
     assert plan == {"extract_piece": 3, "windows": 1, "dataset_report": 1}
+
+
+def test_each_piece_job_asks_for_the_memory_and_time_its_video_needs(data_run):
+    out = snakemake(data_run, "-n", "--cores", "2", "--forcerun", "extract_piece", "results/table2.csv")
+    jobs = re.findall(r"rule extract_piece:.*?wildcards: piece=(\S+).*?threads: (\d+).*?resources: ([^\n]+)",
+                      out.stdout + out.stderr, flags=re.S)
+    assert len(jobs) == 3
+    tracks = manifests.read(data_run / "results/manifests/tracks.parquet", "tracks")
+    for piece, threads, resources in jobs:
+        first = tracks[tracks["piece"] == piece].iloc[0]
+        size = extract.job_size(int(first["video_width"]), int(first["video_height"]),
+                                float(first["video_duration_s"]), int((tracks["piece"] == piece).sum()),
+                                44100, 64, 0.1, int(threads))
+        assert f"mem_mb={size['mem_mb']}," in resources and f"runtime={size['runtime']}," in resources, resources
