@@ -100,8 +100,11 @@ def test_gan_groups_replace_only_the_training_keys_they_set():
     """gan.pose.epochs reaches the pose models' flags; S2I and I2S keep the shared epochs."""
     from crossmodal.config import gan_flags
 
-    gan = validate_config({"gan": {"epochs": 8, "pose": {"epochs": 40, "keep_every": 10}, "i2s": {"learning_rate_d": 0.001}}})["gan"]
+    gan = validate_config({"gan": {"epochs": 8, "keep_every": 1, "learning_rate_d": 0.0002,
+                                   "pose": {"epochs": 40, "keep_every": 10}, "i2s": {"learning_rate_d": 0.001}}})["gan"]
     pose, s2i, i2s = gan_flags(gan, "s2i", "pose"), gan_flags(gan, "s2i"), gan_flags(gan, "i2s")
     assert "--epochs 40 " in pose and "--keep-every 10 " in pose and "--ngf 16 --ndf 16" in pose
     assert "--epochs 8 " in s2i and "--keep-every 1 " in s2i and "--learning-rate-d 0.0002 " in s2i
     assert "--epochs 8 " in i2s and "--learning-rate-d 0.001 " in i2s
+    unset = validate_config({"gan": {"epochs": 2, "pose": {"epochs": None, "keep_every": None}}})["gan"]
+    assert "--epochs 2 " in gan_flags(unset, "s2i", "pose")
