@@ -15,7 +15,7 @@ def default_config():
 def test_default_config_validates_and_fills_paper_values():
     config = validate_config(default_config())
     assert config["data"]["source"] == "demo"
-    assert config["dataset"] == {"window_s": 0.5, "stride_s": 0.1, "audio_sr": 44100, "image_size": 64}
+    assert config["dataset"] == {"window_s": 0.5, "stride_s": 0.1, "audio_sr": 44100, "image_size": 64, "panel_fit": "pad"}
     assert config["split"]["train_fraction"] == 0.8
     assert len(config["instruments"]) == 13
     assert config["paths"] == {"results": "results", "resources": "resources"}
