@@ -88,18 +88,20 @@ def resumed_run(tmp_path_factory):
         "model_exists": (gan / "model.pt").exists(),
         "epochs_done": torch.load(gan / "checkpoint.pt", weights_only=True)["epochs_done"],
     }
-    locked = snakemake(workdir, "--cores", "2", "all", check=False)
-    snakemake(workdir, "--unlock")
+    refused = snakemake(workdir, "--cores", "2", "all", check=False)
+    snakemake(workdir, "--unlock")  # as after a node failure (harmless when no lock was left)
     snakemake(workdir, "--cores", "2", "--rerun-incomplete", "all")
-    return workdir, killed_state, locked
+    return workdir, killed_state, refused
 
 
 def test_killed_training_resumes_from_its_checkpoint_and_ends_bit_identical(resumed_run, tiny_all_run):
-    workdir, killed_state, locked = resumed_run
+    workdir, killed_state, refused = resumed_run
     # The kill came mid-run: no final model, one epoch of two checkpointed.
     assert killed_state == {"model_exists": False, "epochs_done": 1}
-    # The killed Snakemake left its lock: a plain rerun refuses until --unlock.
-    assert locked.returncode != 0 and "lock" in (locked.stdout + locked.stderr).lower()
+    # A plain rerun refuses: the killed job's output is marked incomplete, and named.
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "--rerun-incomplete" in text
+    assert f"results/models/gan/{KILLED}/metrics.csv" in text.split("Incomplete files:")[-1]
     log = (workdir / "results/logs/gan" / f"{KILLED}.log").read_text()
     assert f"resuming results/models/gan/{KILLED} after epoch 1 of 2" in log
     resumed = torch.load(workdir / f"results/models/gan/{KILLED}/model.pt", weights_only=True)["models"]
