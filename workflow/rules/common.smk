@@ -145,3 +145,53 @@ def inis_section(section, key="epochs"):
     """A training section of the config with INIS's epochs (inis.epochs.<section>, else its own)."""
     epochs = INIS_CONFIG["epochs"][section]
     return {**config[section], key: epochs} if epochs is not None else config[section]
+
+
+# ---- performances (rules/performances.smk): which recordings are rendered, and their inputs
+def perform_model_files():
+    """The model files performances.model may use (auto: S2I-C and every pose model)."""
+    model = PERF["model"]
+    if model == "auto":
+        names = ["s2i_c", *(f"pose_s2i_{i}" for i in GAN["pose_instruments"])]
+    elif model.startswith("pose:"):
+        names = [f"pose_s2i_{model.split(':', 1)[1]}"]
+    else:
+        names = [model]
+    return [f"{GAN_DIR}/{name}/model.pt" for name in names]
+
+
+def performance_tracks():
+    """Track ids rendered: those in performances.inputs, else a few of the test split."""
+    if PERF["inputs"]:
+        return [p for p in PERF["inputs"] if _PERF_TRACK.fullmatch(p)]
+    table = tracks_table()
+    test = table[table["split"] == "test"].reset_index(drop=True)
+    test["plain"] = ~test["instrument"].isin(GAN["pose_instruments"])
+    test = test.sort_values(["plain", "track_id"])
+    first = test.drop_duplicates("instrument")["track_id"].tolist()
+    rest = [t for t in test["track_id"] if t not in first]
+    return (first + rest)[: PERF["test_tracks"]]
+
+
+def track_piece_summary(wildcards):
+    """The extraction summary of the track's piece (written after its frames.npy and audio.npy)."""
+    return f"{RESULTS}/manifests/pieces/{tracks_table().loc[wildcards.track, 'piece']}.csv"
+
+
+def track_f0_flag(wildcards):
+    f0 = tracks_table().loc[wildcards.track, "f0_path"]
+    return f"--f0 {f0}" if isinstance(f0, str) and f0 else ""
+
+
+def track_panel(wildcards):
+    row = tracks_table().loc[wildcards.track]
+    return f"{row['part']}/{row['n_parts']}"
+
+
+def performance_summaries(wildcards):
+    """Every performance's JSON record (its video beside it): perform of each track and file,
+    accompany of each track."""
+    tracks = performance_tracks()
+    with_video = tracks if config["data"]["source"] != "suburmp" else []  # Sub-URMP has no videos
+    names = [*tracks, *PERF_FILES, *(f"{t}_i2s" for t in with_video)]
+    return [f"{PERF_DIR}/{name}.json" for name in names]

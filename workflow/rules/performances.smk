@@ -21,21 +21,6 @@ if len(PERF_FILES) != len([p for p in PERF["inputs"] if not _PERF_TRACK.fullmatc
     raise ValueError(f"config performances.inputs: two files share a name: {PERF['inputs']}")
 
 
-def perform_model_files():
-    """The model files performances.model may use (auto: S2I-C and every pose model)."""
-    model = PERF["model"]
-    if model == "auto":
-        names = ["s2i_c", *(f"pose_s2i_{i}" for i in GAN["pose_instruments"])]
-    elif model.startswith("pose:"):
-        names = [f"pose_s2i_{model.split(':', 1)[1]}"]
-    else:
-        names = [model]
-    files = [f"{GAN_DIR}/{name}/model.pt" for name in names] + [SOUND_ENCODER_MODEL]
-    if model == "s2i_a":
-        files.append(rules.sound_autoencoder.output.model)
-    return files
-
-
 _PERF_FEATURES = list(dict.fromkeys([*FEATURE_PARAMS["lms"], *FEATURE_PARAMS[SOUND_ENCODER_REP]]))
 PERFORM_FLAGS = (
     f"--model {PERF['model']} --window {config['dataset']['window_s']} --stride {config['dataset']['stride_s']}"
@@ -52,38 +37,12 @@ ACCOMPANY_FLAGS = (
 )
 
 
-def performance_tracks():
-    """Track ids rendered: those in performances.inputs, else a few of the test split."""
-    if PERF["inputs"]:
-        return [p for p in PERF["inputs"] if _PERF_TRACK.fullmatch(p)]
-    table = tracks_table()
-    test = table[table["split"] == "test"].reset_index(drop=True)
-    test["plain"] = ~test["instrument"].isin(GAN["pose_instruments"])
-    test = test.sort_values(["plain", "track_id"])
-    first = test.drop_duplicates("instrument")["track_id"].tolist()
-    rest = [t for t in test["track_id"] if t not in first]
-    return (first + rest)[: PERF["test_tracks"]]
-
-
-def track_piece_summary(wildcards):
-    """The extraction summary of the track's piece (written after its frames.npy and audio.npy)."""
-    return f"{RESULTS}/manifests/pieces/{tracks_table().loc[wildcards.track, 'piece']}.csv"
-
-
-def track_f0_flag(wildcards):
-    f0 = tracks_table().loc[wildcards.track, "f0_path"]
-    return f"--f0 {f0}" if isinstance(f0, str) and f0 else ""
-
-
-def track_panel(wildcards):
-    row = tracks_table().loc[wildcards.track]
-    return f"{row['part']}/{row['n_parts']}"
-
-
 rule perform_track:
     input:
         piece=track_piece_summary,
         models=perform_model_files(),
+        classifier=SOUND_ENCODER_MODEL,
+        autoencoder=rules.sound_autoencoder.output.model if PERF["model"] == "s2i_a" else [],
     output:
         video=f"{PERF_DIR}/{{track}}.mp4",
         summary=f"{PERF_DIR}/{{track}}.json",
@@ -94,23 +53,25 @@ rule perform_track:
     params:
         track_dir=lambda wildcards: f"{RESULTS}/tracks/{wildcards.track}",
         f0=track_f0_flag,
-        gan_dir=GAN_DIR,
-        classifier=SOUND_ENCODER_MODEL,
-        autoencoder=rules.sound_autoencoder.output.model,
+        gan_dir=lambda wildcards: GAN_DIR,
+        autoencoder=lambda wildcards, input: f"--sound-autoencoder {input.autoencoder}" if input.autoencoder else "",
         features=cli_flags(config["features"], _PERF_FEATURES),
         flags=PERFORM_FLAGS,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} perform --track {params.track_dir} --name {wildcards.track} {params.f0} --out {output.video}"
-        " --summary {output.summary} --gan-dir {params.gan_dir} --sound-classifier {params.classifier}"
-        " --sound-autoencoder {params.autoencoder} {params.features} {params.flags}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
+        "crossmodal perform --track {params.track_dir} --name {wildcards.track} {params.f0} --out {output.video}"
+        " --summary {output.summary} --gan-dir {params.gan_dir} --sound-classifier {input.classifier}"
+        " {params.autoencoder} {params.features} {params.flags}"
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 rule perform_file:
     input:
         audio=lambda wildcards: PERF_FILES[wildcards.name],
         models=perform_model_files(),
+        classifier=SOUND_ENCODER_MODEL,
+        autoencoder=rules.sound_autoencoder.output.model if PERF["model"] == "s2i_a" else [],
     output:
         video=f"{PERF_DIR}/{{name}}.mp4",
         summary=f"{PERF_DIR}/{{name}}.json",
@@ -118,19 +79,19 @@ rule perform_file:
         f"{LOGS}/performances/{{name}}.log",
     benchmark:
         f"{BENCH}/performances/{{name}}.tsv"
-    wildcard_constraints:
-        name="|".join(re.escape(n) for n in PERF_FILES) or "(?!)",
     params:
-        gan_dir=GAN_DIR,
-        classifier=SOUND_ENCODER_MODEL,
-        autoencoder=rules.sound_autoencoder.output.model,
+        gan_dir=lambda wildcards: GAN_DIR,
+        autoencoder=lambda wildcards, input: f"--sound-autoencoder {input.autoencoder}" if input.autoencoder else "",
         features=cli_flags(config["features"], _PERF_FEATURES),
         flags=PERFORM_FLAGS,
+        device=DEVICE,
     threads: 2
+    wildcard_constraints:
+        name="|".join(re.escape(n) for n in PERF_FILES) or "(?!)",
     shell:
-        "{CLI} perform --audio {input.audio} --name {wildcards.name} --out {output.video} --summary {output.summary}"
-        " --gan-dir {params.gan_dir} --sound-classifier {params.classifier} --sound-autoencoder {params.autoencoder}"
-        " {params.features} {params.flags} --device {config[training][device]} --threads {threads} 2> {log}"
+        "crossmodal perform --audio {input.audio} --name {wildcards.name} --out {output.video} --summary {output.summary}"
+        " --gan-dir {params.gan_dir} --sound-classifier {input.classifier} {params.autoencoder}"
+        " {params.features} {params.flags} --device {params.device} --threads {threads} 2> {log}"
 
 
 ruleorder: perform_file > perform_track
@@ -151,20 +112,12 @@ rule accompany_track:
     params:
         panel=track_panel,
         flags=ACCOMPANY_FLAGS,
+        device=DEVICE,
     threads: 2
     shell:
-        "{CLI} accompany --video {input.video} --panel {params.panel} --name {wildcards.track} --out {output.video}"
+        "crossmodal accompany --video {input.video} --panel {params.panel} --name {wildcards.track} --out {output.video}"
         " --summary {output.summary} --image-classifier {input.image_classifier} --i2s {input.i2s} {params.flags}"
-        " --device {config[training][device]} --threads {threads} 2> {log}"
-
-
-def performance_summaries(wildcards):
-    """Every performance's JSON record (its video beside it): perform of each track and file,
-    accompany of each track."""
-    tracks = performance_tracks()
-    with_video = tracks if config["data"]["source"] != "suburmp" else []  # Sub-URMP has no videos
-    names = [*tracks, *PERF_FILES, *(f"{t}_i2s" for t in with_video)]
-    return [f"{PERF_DIR}/{name}.json" for name in names]
+        " --device {params.device} --threads {threads} 2> {log}"
 
 
 rule performance_page:
@@ -178,7 +131,7 @@ rule performance_page:
     benchmark:
         f"{BENCH}/performances/page.tsv"
     shell:
-        "{CLI} performance-page --summaries {input.summaries} --out {output} 2> {log}"
+        "crossmodal performance-page --summaries {input.summaries} --out {output} 2> {log}"
 
 
 FINAL_TARGETS["performances"] = [*rules.performance_page.output]
