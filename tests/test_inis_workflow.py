@@ -82,9 +82,9 @@ def test_an_inis_setting_reruns_the_inis_chain_and_the_scorecard_only_and_disabl
     (run / "inis_change.yaml").write_text("inis: {silence_rms: 0.02}\n")
     extra = ("--configfile", "config.yaml", "tiny.yaml", "inis_change.yaml")
     # The scorecard quotes Table 3's totals, so it follows INIS; nothing of the main dataset does.
-    assert planned_rules(run, "all", extra=extra) == {**INIS_CHAIN, "scorecard": 1}
+    assert planned_rules(run, "all", extra=extra) == {**INIS_CHAIN, "scorecard": 1, "all": 1}
     assert planned_rules(run, "results/inis/table3.csv", extra=extra) == {"inis_pairs": 1}
     (run / "inis_off.yaml").write_text("inis: {silence_rms: 0.02, enabled: false}\n")
     # Without INIS only the scorecard is rewritten (its INIS rows go); no INIS job is planned.
     off = ("--configfile", "config.yaml", "tiny.yaml", "inis_off.yaml")
-    assert planned_rules(run, "all", extra=off) == {"scorecard": 1}
+    assert planned_rules(run, "all", extra=off) == {"scorecard": 1, "all": 1}
