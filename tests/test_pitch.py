@@ -149,3 +149,17 @@ def test_a_model_file_that_is_not_a_pitch_judge_is_refused(tmp_path):
 def test_agreement_rows_refuse_arrays_of_unequal_length():
     with pytest.raises(ValueError, match="unequal length"):
         agreement.agreement_row("I2S", "all", np.zeros(3), np.zeros(4), np.zeros(3), np.zeros(3))
+
+
+def test_a_judge_trained_twice_in_one_process_has_the_same_weights(tmp_path):
+    """Its initial weights come from the seed, not from the global RNG state earlier code left."""
+    rng = np.random.default_rng(3)
+    pitch = rng.uniform(48, 84, 40)
+    frames = _frames(pitch, rng)
+    first, _, _ = judges.train_judge("image", frames, pitch, tmp_path / "a", epochs=1, batch_size=16,
+                                     learning_rate=2e-3, width=4, seed=0, device="cpu")
+    torch.rand(7)  # another step's use of the global generator
+    second, _, _ = judges.train_judge("image", frames, pitch, tmp_path / "b", epochs=1, batch_size=16,
+                                      learning_rate=2e-3, width=4, seed=0, device="cpu")
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
