@@ -197,8 +197,9 @@ def resample(y: np.ndarray, sr_in: int, sr: int) -> np.ndarray:
     return np.pad(out, (0, n - len(out)))
 
 
-def load_audio(path: Path, sr: int) -> np.ndarray:
-    """The sound file at ``path`` as float32 [n] mono at ``sr`` Hz; MediaError naming the file."""
+def read_sound(path: Path) -> tuple[np.ndarray, int]:
+    """(float32 [n, channels] samples, their rate) of a sound file; MediaError naming the file
+    when it cannot be decoded or holds no sample."""
     import soundfile
 
     try:
@@ -207,6 +208,12 @@ def load_audio(path: Path, sr: int) -> np.ndarray:
         raise media.MediaError(f"{path}: cannot decode the audio ({err})") from err
     if len(samples) == 0:
         raise media.MediaError(f"{path}: the audio has 0 samples")
+    return samples, sr_in
+
+
+def load_audio(path: Path, sr: int) -> np.ndarray:
+    """The sound file at ``path`` as float32 [n] mono at ``sr`` Hz; MediaError naming the file."""
+    samples, sr_in = read_sound(path)
     if samples.shape[1] > 1:
         log.info("%s: downmixing %d channels to mono", path, samples.shape[1])
     if sr_in != sr:

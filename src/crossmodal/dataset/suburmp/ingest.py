@@ -31,7 +31,7 @@ import pandas as pd
 
 from crossmodal import manifests, media
 from crossmodal.dataset import suburmp
-from crossmodal.dataset.extract import resample, to_mono, to_ms
+from crossmodal.dataset.extract import read_sound, resample, to_mono, to_ms
 from crossmodal.dataset.panels import PANEL_FITS, fit_square
 from crossmodal.store import atomic_outputs
 
@@ -76,14 +76,7 @@ def load_chunk(path: Path, window_ms: int, sr: int, report: ChunkReport) -> np.n
     A chunk counts as padded (trimmed) when it holds fewer (more) samples than one window at its
     own rate; MediaError naming the file when it cannot be decoded or is empty.
     """
-    import soundfile
-
-    try:
-        samples, sr_in = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError) as err:
-        raise media.MediaError(f"{path}: cannot decode the audio ({err})") from err
-    if len(samples) == 0:
-        raise media.MediaError(f"{path}: the audio has 0 samples")
+    samples, sr_in = read_sound(path)
     report.chunks += 1
     report.rates = tuple(sorted({*report.rates, sr_in}))
     report.channels = tuple(sorted({*report.channels, samples.shape[1]}))
