@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +24,7 @@ import numpy as np
 from crossmodal import urmp
 from crossmodal.dataset.demo import annotations, audio, melody, video
 from crossmodal.dataset.demo.figure import seeded_player, seeded_room
+from crossmodal.store import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +157,8 @@ def generate_demo(out: Path, pieces: list[str], duration_s: float = 12.0, panel_
     soundfont_path = Path(soundfont) if soundfont is not None else audio.default_soundfont()
     soundfont_bytes = audio.load_soundfont(soundfont_path)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     started = time.monotonic()
-    try:
+    with atomic_directory(out) as tmp:  # a failed run leaves the old tree, or none
         excerpts = {}
         for i, demo in enumerate(demos, start=1):
             t0 = time.monotonic()
@@ -176,17 +171,6 @@ def generate_demo(out: Path, pieces: list[str], duration_s: float = 12.0, panel_
         supplementary.mkdir()
         (supplementary / "readme.txt").write_text(supplementary_readme(
             demos, duration_s, panel_width, height, fps, seed, soundfont_path.name, excerpts))
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("demo URMP tree with %d pieces written to %s in %.1f s", len(demos), out, time.monotonic() - started)
     return out
 
