@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): sets up the venv and the test-only system packages,
-# then runs the whole suite, end-to-end workflow runs and the SLURM test included.
+# then runs the whole suite, end-to-end workflow runs and the SLURM test included, on two
+# pytest-xdist workers (one test module per worker at a time; tests/conftest.py hands out the
+# longest modules first). PYTEST_WORKERS=0 runs it in one process; arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash envs/setup.sh
 bash envs/test-system-packages.sh
-exec .venv/bin/python -m pytest -ra "$@"
+exec .venv/bin/python -m pytest -ra -n "${PYTEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder \
+  --durations=15 "$@"
