@@ -325,6 +325,20 @@ def test_decoded_panel_columns_match_integer_panel_bounds_on_an_odd_width(tmp_pa
         assert images[0, 5, :, 0].tolist() == list(range(x, x + w)), panel
 
 
+def test_equal_panels_are_decoded_straight_at_their_fitted_size():
+    # URMP's 1920 x 1080 quartet, pad: 4 players of 28 x 64 px side by side, placed, not resized.
+    quartet, quintet = extract.equal_boxes(1920, 4), extract.equal_boxes(1920, 5)
+    assert extract.decode_size(1920, 1080, quartet, 64, "pad") == (112, 64)
+    assert extract.decode_size(1920, 1080, quintet, 64, "pad") == (115, 64)
+    assert extract.decode_size(1920, 1080, quartet, 64, "stretch") == (256, 64)
+    assert extract.decode_size(1920, 1080, quartet, 64, "crop") == (256, 144)  # 64 x 64 from rows 40..104
+    # Panels of unequal width (1280 / 3): one factor for both axes, each panel resized after.
+    assert extract.fitted_decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") is None
+    assert extract.decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") == (192, 108)
+    # Panels smaller than the image are never enlarged by ffmpeg.
+    assert extract.decode_size(96, 48, extract.equal_boxes(96, 2), 64, "pad") == (96, 48)
+
+
 # --- one decode per piece ------------------------------------------------------------------------
 
 #: A 160 px wide frame whose three players sit in UNEQUAL panels [0, 40), [40, 100), [100, 160),

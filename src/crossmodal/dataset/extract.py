@@ -45,7 +45,7 @@ import ffmpeg
 import numpy as np
 
 from crossmodal import media
-from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_square, panel_boxes
+from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_geometry, fit_square, panel_boxes
 
 # crossmodal.store and crossmodal.manifests import pandas and pyarrow (seconds of CPU on a busy
 # machine): they are imported where outputs are written or in a thread, so ffmpeg starts first.
@@ -250,15 +250,48 @@ def check_panel(panel: int, panels: int) -> None:
         raise ValueError(f"panel {panel} is not between 1 and the number of panels ({panels})")
 
 
-def decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int) -> tuple[int, int]:
+def decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int,
+                fit: str = "stretch") -> tuple[int, int]:
     """(w, h) the whole frame is scaled to by ffmpeg before the panels are cut from it.
 
-    One factor for both axes (so a panel keeps its aspect until its fit), the smallest that
-    leaves the narrowest panel and the height OVERSAMPLE x ``image_size`` pixels, never above 1.
+    Where every panel's fitted picture is a whole-pixel scaling of the frame (equal panels, as
+    URMP's 1920 px wide videos hold for 2 to 5 players), ffmpeg scales straight to it
+    (:func:`fitted_decode_size`): one area resampling, and a panel's fit is only placement.
+    Otherwise one factor for both axes, the smallest that leaves the narrowest panel and the
+    height OVERSAMPLE x ``image_size`` pixels (never above 1), and each panel is resized after.
     """
+    fitted = fitted_decode_size(width, height, boxes, image_size, fit)
+    if fitted:
+        return fitted
     narrowest = min(min(right - left for left, right in boxes), height)
     factor = min(1.0, OVERSAMPLE * image_size / narrowest)
     return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def fitted_decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int,
+                       fit: str) -> tuple[int, int] | None:
+    """The frame size at which each panel's kept region (fit_geometry) is exactly its fitted
+    size, with every box edge on a whole pixel; None when no such size exists (panels of unequal
+    width, edges between pixels) or it would enlarge the frame."""
+    scales = set()
+    for left, right in boxes:
+        (x, y, w, h), (sw, sh), _ = fit_geometry(height, right - left, image_size, fit)
+        scales.add((Fraction(sw, w), Fraction(sh, h)))
+    if len(scales) != 1:
+        return None
+    ((fx, fy),) = scales
+    if fx > 1 or fy > 1:
+        return None
+    size = (width * fx, height * fy)
+    edges = [edge * fx for box in boxes for edge in box]
+    if not all(v.denominator == 1 for v in (*size, *edges)):
+        return None
+    for left, right in boxes:  # the decoded panel must be fitted by placement alone
+        (x, y, w, h), fitted, _ = fit_geometry(height, right - left, image_size, fit)
+        decoded = fit_geometry(int(size[1]), int((right - left) * fx), image_size, fit)
+        if decoded[0] != (int(x * fx), int(y * fy), int(w * fx), int(h * fy)) or decoded[1] != fitted:
+            return None
+    return int(size[0]), int(size[1])
 
 
 def scale_boxes(boxes: list[tuple[int, int]], width: int, decoded_width: int) -> list[tuple[int, int]]:
@@ -535,7 +568,7 @@ def extract_piece(
     width, height = vinfo["width"], vinfo["height"]
     all_boxes = panel_boxes(width, panels, boxes, piece=piece)
     track_boxes = [all_boxes[t.part - 1] for t in tracks]
-    dsize = decode_size(width, height, all_boxes, image_size)  # all panels: one track alone gets the same image
+    dsize = decode_size(width, height, all_boxes, image_size, fit)  # all panels: one track alone gets the same image
     video_samples = duration_samples(vinfo["duration_s"], sr)
     if video_samples < grid.win_samples:
         raise media.MediaError(

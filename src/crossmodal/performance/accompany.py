@@ -68,7 +68,7 @@ def panel_frames(video: Path, info: dict, panel: int, panels: int, start_ms: np.
         boxes = panel_boxes(width, panels)
     except ValueError as err:
         raise media.MediaError(f"{video}: panel {panel}/{panels} cannot be cut from it ({err})") from None
-    dsize = decode_size(width, height, boxes, size)
+    dsize = decode_size(width, height, boxes, size, fit)
     stride_ms = int(start_ms[1] - start_ms[0]) if len(start_ms) > 1 else None
     decoder = FrameDecoder(video, dsize, scale=dsize != (width, height), threads=threads, stride_ms=stride_ms)
     decoded = choose_panel_frames(decoder, start_ms, size, scale_boxes([boxes[panel - 1]], width, dsize[0]), fit)
