@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from workflow_helpers import make_workdir, snakemake
+from workflow_helpers import TINY_RUN, make_workdir, snakemake
 
 # pytest-timeout: end-to-end tests run Snakemake (their session fixtures too, whose time counts
 # against the first test that asks for them), so they get a longer limit than pyproject's.
@@ -64,7 +64,7 @@ def tiny_all_run(tmp_path_factory):
             make_workdir(workdir)
             old = os.umask(0o022)
             try:
-                snakemake(workdir, "--cores", "2", "all")
+                snakemake(workdir, *TINY_RUN, "all")
             except BaseException as err:
                 failed.write_text(str(err)[-8000:])
                 raise

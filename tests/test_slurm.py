@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from slurm_cluster import SlurmCluster, SlurmUnavailable
-from workflow_helpers import REPO, make_workdir
+from workflow_helpers import REPO, TINY_RUN, make_workdir
 
 needs_slurm = pytest.mark.slurm
 
@@ -38,8 +38,8 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 FAST_STATUS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
                "--seconds-between-status-checks", "2")
 # One thread per job, so two jobs share a 2-core node (and torch sums in the same order in the
-# SLURM and the local run, which makes their trained models equal).
-THREADS = ("--max-threads", "1")
+# SLURM run and the local tiny `all`, which makes their trained models equal).
+THREADS = TINY_RUN[2:]
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
@@ -265,17 +265,16 @@ NODE_MEMORY_MB = 12000
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
-    """The tiny workflow run through the SLURM profile, and the same run locally."""
+def runs(cluster, tmp_path_factory, request):
+    """The tiny workflow run through the SLURM profile, and the session's local tiny `all`
+    (tests/conftest.py), which ran the same jobs with the same one thread each (TINY_RUN)."""
     memory = int(cluster.client("sinfo", "-h", "-N", "-o", "%m").split()[0])
     if memory < NODE_MEMORY_MB:  # a job asking for more than the node has would pend forever
         unavailable(f"this machine has {memory} MB; the profile's image classifier job asks for 12000 MB")
     on_slurm = copy_workflow(tmp_path_factory.mktemp("wf_slurm"))
     text, submitted = run_on_slurm(cluster, on_slurm, *TARGETS, "--configfile", "config.yaml", "tiny.yaml",
                                    timeout=420)
-    local = copy_workflow(tmp_path_factory.mktemp("wf_local"))
-    run_snakemake(local, "--workflow-profile", "workflow/profiles/default", "--cores", "2", *THREADS,
-                  *TARGETS, "--configfile", "config.yaml", "tiny.yaml")
+    local = request.getfixturevalue("tiny_all_run")  # asked for only now: the SLURM run needs no wait
     return {"slurm": on_slurm, "local": local, "text": text, "submitted": submitted,
             "jobs": {job["JobId"]: job for job in cluster.jobs()}}
 

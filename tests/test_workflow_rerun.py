@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import torch
-from workflow_helpers import make_workdir, planned_rules, snakemake
+from workflow_helpers import TINY_RUN, planned_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -38,12 +38,15 @@ def equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """(old, fresh, weights before the change): ``old`` trained with the default top_db, then
-    rerun with top_db 50; ``fresh`` a copy of ``old`` made before the change (same data stage,
-    no feature store, no trained model, no checkpoint) run with top_db 50 from scratch."""
-    old = make_workdir(tmp_path_factory.mktemp("rerun_old"))
-    snakemake(old, "--cores", "2", *TARGETS)
+def runs(tiny_all_run, tmp_path_factory):
+    """(old, fresh, weights before the change): ``old`` a copy of the session's tiny `all`
+    (trained with the default top_db), rerun with top_db 50; ``fresh`` a copy of ``old`` made
+    before the change (same data stage, no feature store, no trained model, no checkpoint) run
+    with top_db 50 from scratch. Both run as the tiny `all` did (TINY_RUN), so equal means equal."""
+    old = tmp_path_factory.mktemp("rerun_old") / "wd"
+    # copy2 keeps modification times, so the copy is as up to date as the run it copies.
+    shutil.copytree(tiny_all_run, old, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    assert planned_rules(old, *TARGETS) == {}
     before = {model: weights(old, model) for model in MODELS}
     fresh = tmp_path_factory.mktemp("rerun_fresh") / "wd"
     shutil.copytree(old, fresh, symlinks=True)
@@ -51,8 +54,8 @@ def runs(tmp_path_factory):
         shutil.rmtree(fresh / "results" / folder)
     for workdir in (old, fresh):
         (workdir / "top_db.yaml").write_text("features: {top_db: 50}\n")
-    snakemake(fresh, "--cores", "2", *TARGETS, *with_configs("top_db.yaml"))
-    snakemake(old, "--cores", "2", *TARGETS, *with_configs("top_db.yaml"))
+    snakemake(fresh, *TINY_RUN, *TARGETS, *with_configs("top_db.yaml"))
+    snakemake(old, *TINY_RUN, *TARGETS, *with_configs("top_db.yaml"))
     # The extra config files of old's last run (a test that runs old again adds its own).
     return old, fresh, before, ["top_db.yaml"]
 
@@ -85,6 +88,6 @@ def test_a_changed_seed_retrains_the_autoencoder_without_error(runs):
     trained = weights(old, AUTOENCODER)
     (old / "seed.yaml").write_text("seed: 1\n")
     last_configs.append("seed.yaml")
-    snakemake(old, "--cores", "2", *TARGETS, *with_configs(*last_configs))
+    snakemake(old, *TINY_RUN, *TARGETS, *with_configs(*last_configs))
     assert torch.load(old / AUTOENCODER, weights_only=True)["extra"]["seed"] == 1
     assert not equal(weights(old, AUTOENCODER), trained)

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from workflow_helpers import REPO, SNAKEMAKE, make_workdir, planned_rules, snakemake
+from workflow_helpers import REPO, SNAKEMAKE, TINY_RUN, make_workdir, planned_rules, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -65,7 +65,7 @@ def resumed_run(tmp_path_factory):
     workdir = make_workdir(tmp_path_factory.mktemp("tiny_all_killed"))
     gan = workdir / "results/models/gan" / KILLED
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", "config.yaml",
-           "tiny.yaml", "--cores", "2", "all"]
+           "tiny.yaml", *TINY_RUN, "all"]
     with open(workdir / "killed_run.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -88,9 +88,9 @@ def resumed_run(tmp_path_factory):
         "model_exists": (gan / "model.pt").exists(),
         "epochs_done": torch.load(gan / "checkpoint.pt", weights_only=True)["epochs_done"],
     }
-    refused = snakemake(workdir, "--cores", "2", "all", check=False)
+    refused = snakemake(workdir, *TINY_RUN, "all", check=False)
     snakemake(workdir, "--unlock")  # as after a node failure (harmless when no lock was left)
-    snakemake(workdir, "--cores", "2", "--rerun-incomplete", "all")
+    snakemake(workdir, *TINY_RUN, "--rerun-incomplete", "all")
     return workdir, killed_state, refused
 
 
