@@ -94,7 +94,14 @@ def resumed_run(tmp_path_factory):
     return workdir, killed_state, refused
 
 
-def test_killed_training_resumes_from_its_checkpoint_and_ends_bit_identical(resumed_run, tiny_all_run):
+def first_run(request) -> Path:
+    """The session's tiny `all`, asked for only once this module's own run is done: as a test
+    argument, pytest would set the session fixture up first and the two runs could not overlap
+    on two pytest-xdist workers (tests/conftest.py)."""
+    return request.getfixturevalue("tiny_all_run")
+
+
+def test_killed_training_resumes_from_its_checkpoint_and_ends_bit_identical(resumed_run, request):
     workdir, killed_state, refused = resumed_run
     # The kill came mid-run: no final model, one epoch of two checkpointed.
     assert killed_state == {"model_exists": False, "epochs_done": 1}
@@ -105,7 +112,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_ends_bit_identical(resu
     log = (workdir / "results/logs/gan" / f"{KILLED}.log").read_text()
     assert f"resuming results/models/gan/{KILLED} after epoch 1 of 2" in log
     resumed = torch.load(workdir / f"results/models/gan/{KILLED}/model.pt", weights_only=True)["models"]
-    reference = torch.load(tiny_all_run / f"results/models/gan/{KILLED}/model.pt", weights_only=True)["models"]
+    reference = torch.load(first_run(request) / f"results/models/gan/{KILLED}/model.pt", weights_only=True)["models"]
     assert resumed.keys() == reference.keys()
     for net in reference:
         assert resumed[net].keys() == reference[net].keys()
@@ -177,9 +184,9 @@ def outputs(results: Path) -> list[Path]:
                   and not (p.name.startswith(".") and ".tmp" in p.name))
 
 
-def test_second_clean_run_gives_identical_manifests_arrays_tables_and_weights(resumed_run, tiny_all_run):
+def test_second_clean_run_gives_identical_manifests_arrays_tables_and_weights(resumed_run, request):
     workdir, _, _ = resumed_run
-    first, second = tiny_all_run / "results", workdir / "results"
+    first, second = first_run(request) / "results", workdir / "results"
     files, others = outputs(first), outputs(second)
     assert files == others, set(files) ^ set(others)
     kinds = {p.suffix for p in files}
