@@ -178,7 +178,8 @@ def plot_pose(rows: Sequence[tuple], path: str | os.PathLike) -> None:
     n_cols = max(max(len(row[1]), len(row[2])) for row in rows)
     captioned = any(len(row) > 3 and row[3] for row in rows)
     with _figure(path, (1.1 * n_cols + 1.2, (2.6 if captioned else 2.2) * len(rows))) as fig:
-        axes = fig.subplots(2 * len(rows), n_cols, squeeze=False)
+        # Captions sit under the generated rows: room for two lines before the next real row.
+        axes = fig.subplots(2 * len(rows), n_cols, squeeze=False, gridspec_kw={"hspace": 0.6 if captioned else 0.2})
         for r, (label, real, fake, *rest) in enumerate(rows):
             captions = rest[0] if rest and rest[0] else []
             for c in range(n_cols):
