@@ -271,12 +271,10 @@ def decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_siz
 def fitted_decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int,
                        fit: str) -> tuple[int, int] | None:
     """The frame size at which each panel's kept region (fit_geometry) is exactly its fitted
-    size, with every box edge on a whole pixel; None when no such size exists (panels of unequal
-    width, edges between pixels) or it would enlarge the frame."""
-    scales = set()
-    for left, right in boxes:
-        (x, y, w, h), (sw, sh), _ = fit_geometry(height, right - left, image_size, fit)
-        scales.add((Fraction(sw, w), Fraction(sh, h)))
+    size, with every box and region edge on a whole pixel; None when no such size exists (panels
+    of unequal width, edges between pixels) or it would enlarge the frame."""
+    geometries = [fit_geometry(height, right - left, image_size, fit) for left, right in boxes]
+    scales = {(Fraction(sw, w), Fraction(sh, h)) for (_, _, w, h), (sw, sh), _ in geometries}
     if len(scales) != 1:
         return None
     ((fx, fy),) = scales
@@ -284,10 +282,11 @@ def fitted_decode_size(width: int, height: int, boxes: list[tuple[int, int]], im
         return None
     size = (width * fx, height * fy)
     edges = [edge * fx for box in boxes for edge in box]
-    if not all(v.denominator == 1 for v in (*size, *edges)):
+    regions = [v for (x, y, _, _), _, _ in geometries for v in (x * fx, y * fy)]
+    if not all(v.denominator == 1 for v in (*size, *edges, *regions)):
         return None
-    for left, right in boxes:  # the decoded panel must be fitted by placement alone
-        (x, y, w, h), fitted, _ = fit_geometry(height, right - left, image_size, fit)
+    for (left, right), ((x, y, w, h), fitted, _) in zip(boxes, geometries):
+        # The decoded panel must be fitted by placement alone: its own geometry is the scaled one.
         decoded = fit_geometry(int(size[1]), int((right - left) * fx), image_size, fit)
         if decoded[0] != (int(x * fx), int(y * fy), int(w * fx), int(h * fy)) or decoded[1] != fitted:
             return None
