@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from filelock import FileLock
@@ -28,7 +27,7 @@ LAST = ("test_export.py", "test_performance_workflow.py", "test_inis_workflow.py
 
 
 def module_rank(item) -> int:
-    name = Path(str(item.fspath)).name
+    name = item.path.name
     if name in FIRST:
         return FIRST.index(name)
     return len(FIRST) + 1 if name in LAST else len(FIRST)

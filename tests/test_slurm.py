@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from slurm_cluster import SlurmCluster, SlurmUnavailable
-from workflow_helpers import REPO, TINY_RUN, make_workdir
+from workflow_helpers import ONE_THREAD_PER_JOB, REPO, make_workdir
 
 needs_slurm = pytest.mark.slurm
 
@@ -39,7 +39,7 @@ FAST_STATUS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-
                "--seconds-between-status-checks", "2")
 # One thread per job, so two jobs share a 2-core node (and torch sums in the same order in the
 # SLURM run and the local tiny `all`, which makes their trained models equal).
-THREADS = TINY_RUN[2:]
+THREADS = ONE_THREAD_PER_JOB
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 

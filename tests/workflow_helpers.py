@@ -13,10 +13,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-#: How the shared tiny `all` runs (tests/conftest.py), and every run compared with it bit for bit:
-#: two jobs at a time, one thread each, so that torch sums in the same order in every run (and
-#: two such runs side by side on two pytest-xdist workers fit a 2-core machine).
-TINY_RUN = ("--cores", "2", "--max-threads", "1")
+#: One thread per job, so that torch sums in the same order in every run compared bit for bit
+#: (and two runs side by side on two pytest-xdist workers fit a 2-core machine).
+ONE_THREAD_PER_JOB = ("--max-threads", "1")
+#: How the shared tiny `all` runs (tests/conftest.py), and every run compared with it: two jobs
+#: at a time, one thread each.
+TINY_RUN = ("--cores", "2", *ONE_THREAD_PER_JOB)
 
 
 def make_workdir(path: Path, overrides: dict | None = None) -> Path:
