@@ -286,6 +286,59 @@ def test_load_gan_rebuilds_the_final_and_a_kept_epoch(tmp_path):
     assert not torch.equal(g1.to_image[0].weight, g.to_image[0].weight)
 
 
+def test_average_generator_follows_g_with_the_warmed_up_decay(tmp_path):
+    trainer = GANTrainer(tmp_path / "run", _toy_s2i(), _settings(ema_decay=0.9), torch.device("cpu"))
+    assert trainer.evaluated_generator is trainer.average
+    before = _weights(trainer.average)
+    with torch.no_grad():
+        for p in trainer.generator.parameters():
+            p.add_(1.0)
+    trainer.update_average(step=0)  # warm-up: decay min(0.9, 1 / 10) = 0.1
+    name = "to_image.0.weight"
+    torch.testing.assert_close(trainer.average.state_dict()[name],
+                               0.1 * before[name] + 0.9 * trainer.generator.state_dict()[name])
+    moved = _weights(trainer.average)
+    trainer.update_average(step=1000)  # past the warm-up: the configured 0.9
+    torch.testing.assert_close(trainer.average.state_dict()[name],
+                               0.9 * moved[name] + 0.1 * trainer.generator.state_dict()[name])
+
+
+def test_gan_with_an_average_saves_it_and_load_gan_returns_it(tmp_path):
+    trainer = GANTrainer(tmp_path / "run", _toy_s2i(), _settings(epochs=2, ema_decay=0.5), torch.device("cpu"))
+    trainer.train()
+    trainer.save_final(tmp_path / "run" / "model.pt")
+    states = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["models"]
+    assert set(states) == {"generator", "discriminator", "generator_ema"}
+    assert not torch.equal(states["generator"]["to_image.0.weight"], states["generator_ema"]["to_image.0.weight"])
+    g, _, _ = load_gan(tmp_path / "run" / "model.pt")
+    assert torch.equal(g.state_dict()["to_image.0.weight"], states["generator_ema"]["to_image.0.weight"])
+    kept = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0001.pt", weights_only=True)["models"]
+    g1, _, _ = load_gan(tmp_path / "run" / "model.pt", tmp_path / "run" / "checkpoints" / "epoch_0001.pt")
+    assert torch.equal(g1.state_dict()["to_image.0.weight"], kept["generator_ema"]["to_image.0.weight"])
+    # A GAN without one keeps the paper's layout: G's own last weights are evaluated.
+    plain = GANTrainer(tmp_path / "plain", _toy_s2i(), _settings(epochs=1), torch.device("cpu"))
+    plain.train()
+    plain.save_final(tmp_path / "plain" / "model.pt")
+    assert plain.evaluated_generator is plain.generator
+    assert set(torch.load(tmp_path / "plain" / "model.pt", weights_only=True)["models"]) == {"generator", "discriminator"}
+
+
+def test_resumed_gan_with_an_average_ends_with_the_same_average(tmp_path):
+    straight = GANTrainer(tmp_path / "straight", _toy_s2i(), _settings(ema_decay=0.9), torch.device("cpu"))
+    straight.train()
+    GANTrainer(tmp_path / "killed", _toy_s2i(), _settings(epochs=1, ema_decay=0.9), torch.device("cpu")).train()
+    resumed = GANTrainer(tmp_path / "killed", _toy_s2i(), _settings(ema_decay=0.9), torch.device("cpu"))
+    assert resumed.run.start_epoch == 1
+    resumed.train()
+    for a, b in zip(straight.average.state_dict().values(), resumed.average.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_average_decay_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="ema_decay"):
+        _settings(ema_decay=1.0)
+
+
 def test_i2s_trainer_keeps_the_lms_range_in_the_generator(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.arange(16) % 2

@@ -20,6 +20,7 @@ samples/epoch_XXXX.png every --keep-every epochs.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import logging
 import os
@@ -40,6 +41,7 @@ from crossmodal.gan.objective import (
 )
 from crossmodal.models import S2I_IMAGE_SIZE
 from crossmodal.models.gan import (
+    AVERAGE_GENERATOR,
     I2S_SHAPE,
     RESIZE_MODES,
     build_gan,
@@ -78,6 +80,8 @@ class GANSettings:
     resize: str = field(default="interpolate", metadata={"help": "I2S: LMS 128x44 <-> 128x34 by interpolation or np.resize"})
     keep_every: int = field(default=1, metadata={"help": "keep a checkpoint and a sample grid every k epochs"})
     sample_columns: int = field(default=8, metadata={"help": "items per instrument in the sample grid"})
+    ema_decay: float = field(default=0.0, metadata={"help": "decay of a moving average of G's weights that samples and "
+                                                             "evaluation use (0: none, G's last weights as in the paper)"})
     amp: bool = field(default=True, metadata={"help": "mixed precision on CUDA (1/0)"})
     seed: int = field(default=0, metadata={"help": "seed of weights, batches, noise and wrong pairs"})
 
@@ -89,6 +93,8 @@ class GANSettings:
         for name in ("epochs", "batch_size", "z_dim", "condition_dim", "ngf", "ndf", "keep_every", "sample_columns"):
             if getattr(self, name) < (0 if name == "epochs" else 1):
                 raise ValueError(f"GAN setting {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"GAN setting ema_decay must be in [0, 1), got {self.ema_decay}")
 
     def network_kwargs(self, encoding_dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
         g = {"encoding_dim": encoding_dim, "condition_dim": self.condition_dim, "z_dim": self.z_dim, "ngf": self.ngf}
@@ -168,13 +174,20 @@ class GANTrainer:
             if data.lms_range is None:
                 raise ValueError("I2S data needs lms_range, the LMS values that [-1, 1] stands for")
             self.generator.set_lms_range(*data.lms_range)
+        # The moving average of G's weights (and batch-norm statistics) that samples and
+        # evaluation use when ema_decay > 0: GAN training hops between modes from one epoch to
+        # the next, and the average of the recent weights does not.
+        self.average = copy.deepcopy(self.generator).requires_grad_(False) if s.ema_decay else None
         self.sampler = None if s.wrong == "none" else WrongPairSampler(data.labels, s.wrong)
         optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=s.learning_rate_g, betas=(s.beta1, s.beta2)),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.learning_rate_d, betas=(s.beta1, s.beta2)),
         }
+        models = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.average is not None:
+            models[AVERAGE_GENERATOR] = self.average
         self.run = TrainingRun(
-            self.out_dir, {"generator": self.generator, "discriminator": self.discriminator}, optimizers,
+            self.out_dir, models, optimizers,
             total_epochs=s.epochs, seed=s.seed, device=device, amp=s.amp, keep_every=s.keep_every,
             fingerprint=run_fingerprint(asdict(s), inputs, instrument=instrument, n_pairs=len(data.labels)),
         )
@@ -198,8 +211,10 @@ class GANTrainer:
             wrong = self.target_batch(torch.from_numpy(self.sampler(idx, rng)).to(self.device))
         return self.encodings[index], self.target_batch(index), wrong
 
-    def step(self, encoding: torch.Tensor, real: torch.Tensor, wrong: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
-        """A D step (Eq. 4) then a G step (Eq. 3) on one batch.
+    def step(self, encoding: torch.Tensor, real: torch.Tensor, wrong: torch.Tensor | None, z: torch.Tensor,
+             step: int = 0) -> torch.Tensor:
+        """A D step (Eq. 4) then a G step (Eq. 3) on one batch (the run's ``step``-th, counted
+        from 0; it sets the moving average's warm-up).
 
         Returns, detached on the device (no sync per batch), [loss_d * B, loss_g * B, sum Sr,
         sum Sw, sum Sf]; Sw is 0 without wrong pairs.
@@ -219,10 +234,27 @@ class GANTrainer:
             run.step(loss_g, "generator")
         finally:
             D.requires_grad_(True)
+        self.update_average(step)
         n = len(encoding)
         score = lambda logits: torch.sigmoid(logits.detach().float()).sum()
         sw = score(wrong_logits) if wrong_logits is not None else torch.zeros((), device=loss_d.device)
         return torch.stack([loss_d.detach() * n, loss_g.detach() * n, score(real_logits), sw, score(fake_logits)])
+
+    @torch.no_grad()
+    def update_average(self, step: int) -> None:
+        """Moves the average generator towards G after G's ``step``-th update (no-op without one).
+
+        The decay warms up as (1 + step) / (10 + step), so the first updates are not held back by
+        the initial weights (the demo's runs are ~1,000 updates long)."""
+        if self.average is None:
+            return
+        decay = min(self.settings.ema_decay, (1 + step) / (10 + step))
+        live = self.generator.state_dict()
+        for name, tensor in self.average.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.lerp_(live[name], 1 - decay)
+            else:  # batch norm's counter
+                tensor.copy_(live[name])
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the pairs; returns the epoch's mean loss_d, loss_g, Sr, Sw, Sf."""
@@ -232,25 +264,34 @@ class GANTrainer:
         rng = np.random.default_rng([s.seed, epoch, 7])
         sums = torch.zeros(5, device=self.device)
         seen = 0
+        n_batches = -(-len(self.data.labels) // s.batch_size)
         for b, idx in enumerate(self.run.batches(len(self.data.labels), s.batch_size, epoch)):
             if len(idx) < 2:  # batch norm needs two items; drop a last batch of one
                 continue
             encoding, real, wrong = self.fetch(idx, rng)
-            sums += self.step(encoding, real, wrong, _noise(len(idx), s.z_dim, s.seed, epoch, b, self.device))
+            sums += self.step(encoding, real, wrong, _noise(len(idx), s.z_dim, s.seed, epoch, b, self.device),
+                              step=epoch * n_batches + b)
             seen += len(idx)
         metrics = dict(zip(("loss_d", "loss_g", "Sr", "Sw", "Sf"), (sums / max(seen, 1)).tolist()))
         if self.sampler is None:
             del metrics["Sw"]
         return metrics
 
+    @property
+    def evaluated_generator(self) -> torch.nn.Module:
+        """The generator that samples and evaluation use: the average when there is one."""
+        return self.generator if self.average is None else self.average
+
     @torch.no_grad()
     def generate(self, encodings: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """G's output for fixed inputs, in eval mode (batch-norm running statistics)."""
-        self.generator.eval()
+        """The evaluated generator's output for fixed inputs, in eval mode (batch-norm running
+        statistics)."""
+        generator = self.evaluated_generator
+        generator.eval()
         try:
-            return self.generator(encodings.to(self.device), z.to(self.device)).float().cpu()
+            return generator(encodings.to(self.device), z.to(self.device)).float().cpu()
         finally:
-            self.generator.train()
+            generator.train()
 
     def save_samples(self, path: Path) -> None:
         """The fixed-noise grid: a row per instrument, ``sample_columns`` conditions each."""

@@ -259,6 +259,9 @@ def denormalize_lms(x: np.ndarray | torch.Tensor, low, high):
 
 # ------------------------------------------------------------------ building by kind
 GAN_KINDS = ("s2i", "i2s")
+#: The name a train-gan file gives the moving average of G's weights (``gan.ema_decay`` > 0);
+#: load_gan returns it as the generator.
+AVERAGE_GENERATOR = "generator_ema"
 
 
 def build_gan(kind: str, generator_kwargs: dict[str, Any], discriminator_kwargs: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
@@ -276,6 +279,8 @@ def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
 
     ``weights``: optionally a kept checkpoint (``checkpoints/epoch_XXXX.pt``) whose weights
     replace the final ones (Fig. 9 evaluates every kept epoch); the sizes come from ``path``.
+    A model trained with a moving average of G's weights (``ema_decay`` > 0) returns that
+    average as the generator: it is what the GAN's samples and every evaluation show.
     """
     from crossmodal.training import CheckpointError, load_models
 
@@ -288,5 +293,6 @@ def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
     if "kind" not in extra or "kwargs" not in extra:
         raise CheckpointError(f"{path}: is not a train-gan model file (no kind/kwargs in 'extra')")
     generator, discriminator = build_gan(extra["kind"], extra["kwargs"]["generator"], extra["kwargs"]["discriminator"])
-    load_models(weights or path, {"generator": generator, "discriminator": discriminator})
+    averaged = bool(extra.get("settings", {}).get("ema_decay"))
+    load_models(weights or path, {AVERAGE_GENERATOR if averaged else "generator": generator, "discriminator": discriminator})
     return generator.to(device).eval(), discriminator.to(device).eval(), extra
