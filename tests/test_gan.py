@@ -16,7 +16,7 @@ from crossmodal.gan.objective import (
     discriminator_loss,
     generator_loss,
 )
-from crossmodal.gan.train import GANData, GANSettings, GANTrainer, sample_grid_items
+from crossmodal.gan.train import GANData, GANSettings, GANTrainer, epoch_batches, sample_grid_items
 from crossmodal.models.gan import (
     Compress,
     I2SDiscriminator,
@@ -334,9 +334,34 @@ def test_resumed_gan_with_an_average_ends_with_the_same_average(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_average_decay_outside_zero_to_one_is_refused():
+def test_balanced_epoch_draws_instruments_by_the_power_of_their_pair_counts():
+    labels = np.repeat([0, 1], [900, 100])
+    for balance, rare_share in ((1.0, 0.5), (0.5, 0.25)):  # 100^-b * 100 / (900^-b * 900 + 100^-b * 100)
+        batches = epoch_batches(labels, 64, balance, np.random.default_rng(0))
+        assert [len(b) for b in batches] == [64] * 15 + [40]  # as many pairs as there are
+        drawn = labels[np.concatenate(batches)]
+        assert abs(drawn.mean() - rare_share) < 0.04
+    again = epoch_batches(labels, 64, 0.5, np.random.default_rng(0))
+    assert all(np.array_equal(a, b) for a, b in zip(again, epoch_batches(labels, 64, 0.5, np.random.default_rng(0))))
+
+
+def test_balanced_gan_trains_and_resumes_to_the_same_weights(tmp_path):
+    data = _toy_s2i(n=40)
+    data = GANData(data.encodings, data.targets, (np.arange(40) < 32).astype(np.int64))  # 32 pairs against 8
+    straight = GANTrainer(tmp_path / "straight", data, _settings(balance=1.0), torch.device("cpu"))
+    straight.train()
+    GANTrainer(tmp_path / "killed", data, _settings(epochs=1, balance=1.0), torch.device("cpu")).train()
+    resumed = GANTrainer(tmp_path / "killed", data, _settings(balance=1.0), torch.device("cpu"))
+    resumed.train()
+    for a, b in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_average_decay_and_balance_outside_their_ranges_are_refused():
     with pytest.raises(ValueError, match="ema_decay"):
         _settings(ema_decay=1.0)
+    with pytest.raises(ValueError, match="balance"):
+        _settings(balance=1.5)
 
 
 def test_i2s_trainer_keeps_the_lms_range_in_the_generator(tmp_path):

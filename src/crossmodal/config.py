@@ -147,7 +147,7 @@ IMAGE_CLASSIFIER_PARAMS: tuple[str, ...] = (
 #: ``gan:`` keys every GAN depends on, and per kind the keys of ``gan.s2i`` / ``gan.i2s``.
 GAN_PARAMS: tuple[str, ...] = (
     "epochs", "batch_size", "learning_rate_g", "learning_rate_d", "beta1", "beta2", "z_dim", "condition_dim",
-    "keep_every", "sample_columns", "ema_decay",
+    "keep_every", "sample_columns", "balance", "ema_decay",
 )
 GAN_KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "s2i": ("ngf", "ndf"),

@@ -9,6 +9,9 @@
 # metrics.csv, and, not declared (a rerun must not delete them), checkpoint.pt (resume) and
 # checkpoints/epoch_XXXX.pt + samples/epoch_XXXX.png every gan.keep_every epochs and after the
 # last (Fig. 9 reads them beside model.pt).
+# One thread each: at the demo's widths a GAN step is many small convolutions that a second
+# thread speeds up by only 1.35x (S2I-C epoch 14 s on two threads, 19 s on one: 27% less CPU in
+# all), so on a few cores two GANs side by side finish sooner. The SLURM profile sets its own.
 from crossmodal.config import gan_flags
 from crossmodal.urmp import INSTRUMENT_NAMES
 
@@ -53,7 +56,7 @@ for s2i_name, s2i in S2I_VARIANTS.items():
             seed=config["seed"],
             device=DEVICE,
             amp=AMP,
-        threads: 2
+        threads: 1
         shell:
             "crossmodal train-gan --kind s2i --wrong {params.wrong} --windows {input.windows}"
             " --encodings {input.encodings} --out {output.model} {params.flags} --seed {params.seed}"
@@ -76,7 +79,7 @@ rule pose_s2i_instrument:
         seed=config["seed"],
         device=DEVICE,
         amp=AMP,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal train-gan --kind s2i --wrong same_instrument --instrument {wildcards.pose_instrument}"
         " --windows {input.windows} --encodings {input.encodings} --out {output.model} {params.flags}"
@@ -105,7 +108,7 @@ rule i2s:
         seed=config["seed"],
         device=DEVICE,
         amp=AMP,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
         " --lms {input.lms} --out {output.model} {params.flags} --seed {params.seed}"
