@@ -48,3 +48,17 @@ def test_paper_presets_header_lists_what_paper_exact_changes():
     header = "".join(line for line in (PRESETS / "paper.yaml").read_text().splitlines(True) if line.startswith("#"))
     for key in ("gan.i2s.resize", "evaluation.evolution_max_windows", "image_classifier.augment", "training.amp"):
         assert key.split(".")[-1] in header, key
+
+
+def test_paper_preset_turns_off_the_demos_gan_training_aids():
+    """The demo's averaged generator, balanced epochs and I2S step sizes must not leak into the
+    paper preset stacked on config.yaml (the README's command)."""
+    demo = load_config()["gan"]
+    assert demo["ema_decay"] > 0 and demo["balance"] > 0 and demo["i2s"]["learning_rate_g"] is not None
+    from crossmodal.config import gan_flags
+
+    paper = _stacked("paper.yaml")["gan"]
+    assert paper["ema_decay"] == 0 and paper["balance"] == 0
+    flags = gan_flags(paper, "i2s")
+    assert "--learning-rate-g 0.0002" in flags and "--learning-rate-d 0.0002" in flags
+    assert "--ema-decay 0" in flags and "--balance 0" in flags

@@ -108,6 +108,9 @@ rule image_classifier:
         device=DEVICE,
         amp=AMP,
     threads: 2
+    # First when cores are free: it heads the longest chain of the DAG (Gamma -> image
+    # encodings -> I2S -> its evaluation), which otherwise ran last and alone on a 2-core machine.
+    priority: 10
     shell:
         "crossmodal image-encoder --windows {input.windows} --model {output.model} --embeddings {output.encodings}"
         " --accuracy {output.accuracy} {params.flags} --seed {params.seed}"

@@ -109,6 +109,7 @@ rule i2s:
         device=DEVICE,
         amp=AMP,
     threads: 1
+    priority: 10  # the rest of Gamma's chain (see image_classifier)
     shell:
         "crossmodal train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
         " --lms {input.lms} --out {output.model} {params.flags} --seed {params.seed}"
