@@ -357,6 +357,21 @@ def test_balanced_gan_trains_and_resumes_to_the_same_weights(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_balance_leaves_a_one_instrument_model_with_plain_epochs(tmp_path):
+    """A pose model's pairs are all one instrument: balance must not turn its epochs into draws
+    with replacement (every pair once an epoch, as without balance)."""
+    data = _toy_s2i(n=32)
+    data = GANData(data.encodings, data.targets, np.zeros(32, dtype=np.int64))
+    runs = {}
+    for balance in (0.0, 0.5):
+        trainer = GANTrainer(tmp_path / str(balance), data, _settings(epochs=1, balance=balance, wrong="none"),
+                             torch.device("cpu"))
+        trainer.train()
+        runs[balance] = trainer.generator.state_dict()
+    for name, tensor in runs[0.0].items():
+        assert torch.equal(tensor, runs[0.5][name]), name
+
+
 def test_average_decay_and_balance_outside_their_ranges_are_refused():
     with pytest.raises(ValueError, match="ema_decay"):
         _settings(ema_decay=1.0)

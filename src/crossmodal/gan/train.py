@@ -284,7 +284,7 @@ class GANTrainer:
         sums = torch.zeros(5, device=self.device)
         seen = 0
         n_batches = -(-len(self.data.labels) // s.batch_size)
-        if s.balance:
+        if s.balance and len(np.unique(self.data.labels)) > 1:  # one instrument (pose): nothing to balance
             batches = epoch_batches(self.data.labels, s.batch_size, s.balance, np.random.default_rng([s.seed, epoch, 11]))
         else:
             batches = self.run.batches(len(self.data.labels), s.batch_size, epoch)
