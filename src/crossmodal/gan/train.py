@@ -198,6 +198,8 @@ class GANTrainer:
         # the next, and the average of the recent weights does not.
         self.average = copy.deepcopy(self.generator).requires_grad_(False) if s.ema_decay else None
         self.sampler = None if s.wrong == "none" else WrongPairSampler(data.labels, s.wrong)
+        # A pose model's pairs are one instrument: nothing to balance, every pair once an epoch.
+        self.balance = s.balance if len(np.unique(data.labels)) > 1 else 0.0
         optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=s.learning_rate_g, betas=(s.beta1, s.beta2)),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.learning_rate_d, betas=(s.beta1, s.beta2)),
@@ -284,8 +286,8 @@ class GANTrainer:
         sums = torch.zeros(5, device=self.device)
         seen = 0
         n_batches = -(-len(self.data.labels) // s.batch_size)
-        if s.balance and len(np.unique(self.data.labels)) > 1:  # one instrument (pose): nothing to balance
-            batches = epoch_batches(self.data.labels, s.batch_size, s.balance, np.random.default_rng([s.seed, epoch, 11]))
+        if self.balance:
+            batches = epoch_batches(self.data.labels, s.batch_size, self.balance, np.random.default_rng([s.seed, epoch, 11]))
         else:
             batches = self.run.batches(len(self.data.labels), s.batch_size, epoch)
         for b, idx in enumerate(batches):
