@@ -15,7 +15,7 @@ import torch
 
 from crossmodal import cli
 from crossmodal.media import ffmpeg_exe, video_info
-from crossmodal.performance import accompany, perform, render
+from crossmodal.performance import perform, render
 
 torch.set_num_threads(1)
 SR = 44100
@@ -282,17 +282,6 @@ def test_crossfade_passes_one_continuous_sound_unchanged_and_joins_others_withou
     assert np.abs(np.diff(joined)).max() < 1.0 / fade * 2  # a ramp over the fade, never a jump
     with pytest.raises(ValueError, match="crossfade"):
         render.CrossfadeJoiner(6, win, hop, hop + 1)
-
-
-def test_fast_griffin_lim_brings_back_the_pitch_of_a_tone():
-    from crossmodal.sound.features import FeatureParams, compute
-
-    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / SR)).astype(np.float32)
-    lms = compute("lms", tone[None], FeatureParams())
-    audio = render.lms_to_audio_batch(lms, sr=SR, n_fft=2048, hop_length=512, length=22050, n_iter=16)
-    assert audio.shape == (1, 22050)
-    spectrum = np.abs(np.fft.rfft(audio[0] * np.hanning(22050)))
-    assert np.fft.rfftfreq(22050, 1 / SR)[spectrum.argmax()] == pytest.approx(440, abs=10)
 
 
 @pytest.mark.parametrize("suffix", ["flac", "mp3"])

@@ -153,11 +153,10 @@ def run(args: argparse.Namespace) -> None:
         fake = generate_lms(generator, encodings[clip_ids], clip_ids, args.seed, lms_store.shape[2], device)
         originals = store.load_window_audio(windows.iloc[clip_ids])
         length = originals.shape[1]
-        sounds = {
-            "generated": [inverse.lms_to_audio(x, length=length, **inversion) for x in fake],
-            "real_lms": [inverse.lms_to_audio(np.asarray(lms_store[w]), length=length, **inversion) for w in clip_ids],
-            "original": list(originals),
-        }
+        real = np.stack([np.asarray(lms_store[w]) for w in clip_ids])
+        heard = inverse.lms_to_audio_batch(np.concatenate([fake, real]), length=length, **inversion)
+        sounds = {"generated": list(heard[:len(fake)]), "real_lms": list(heard[len(fake):]),
+                  "original": list(originals)}
         for kind, clips in sounds.items():
             audio = inverse.normalize_peak(inverse.join_clips(clips, args.sr))
             inverse.write_wav(audio_dir / f"{name}_{kind}.wav", audio, args.sr)

