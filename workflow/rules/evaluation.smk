@@ -6,6 +6,9 @@
 #                      results/human_eval_key.csv, outside the folder); when raters' score files
 #                      are in evaluation.human_scores_dir, Table 4 and Fig. 8 from them
 # The steps read the GANs' model.pt; Fig. 9 also reads the checkpoints/ kept beside it.
+# One thread each: the steps are many independent jobs at the end of the DAG; claiming two
+# threads on a 2-core machine ran them one at a time for the last 7 minutes of the demo's `all`
+# (one core idle), one thread runs two side by side. The SLURM profile sets its own.
 import glob
 
 from crossmodal.config import LMS_INVERSION_PARAMS, cli_flags
@@ -42,7 +45,7 @@ rule eval_table5:
         max_windows=EVAL["max_windows"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-table5 --windows {input.windows} --judge {input.judge} {params.gans}"
         " --max-windows {params.max_windows} {params.runtime} --out {output}"
@@ -71,7 +74,7 @@ rule eval_evolution:
         samples=EVAL["fig9_samples"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-evolution --windows {input.windows} --judge {input.judge} --name S2I-C --model {input.model}"
         " --encodings {input.encodings} --max-windows {params.max_windows} --samples {params.samples}"
@@ -102,7 +105,7 @@ rule eval_i2s:
         inversion=INVERSION_FLAGS,
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-i2s --windows {input.windows} --judge {input.judge} --model {input.model}"
         " --encodings {input.encodings} --lms {input.lms} --max-windows {params.max_windows}"
@@ -136,7 +139,7 @@ rule eval_pose:
         step=EVAL["pose_step"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
         " --length {params.length} --step {params.step} {params.runtime} --out {output}"
@@ -184,7 +187,7 @@ rule pitch_judge_image:
         flags=PITCH_JUDGE_FLAGS,
         amp=AMP,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
         " --pitch {input.pitch} {params.flags} --device {params.device} --amp {params.amp}"
@@ -206,7 +209,7 @@ rule pitch_judge_sound:
         flags=PITCH_JUDGE_FLAGS,
         amp=AMP,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
         " {params.flags} --device {params.device} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
@@ -239,7 +242,7 @@ rule eval_pitch:
         n_boot=EVAL["bootstrap"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
         " {params.models} --s2i-c {input.s2i_c} --i2s {input.i2s} --image-encodings {input.image_encodings}"
@@ -265,7 +268,7 @@ rule eval_fig1:
         gans=" ".join(S2I_GAN_FLAGS[n] for n in ("S2I-C", "S2I-A", "S2I-N")),
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-fig1 --windows {input.windows} {params.gans} --i2s {input.i2s} {input.image_encodings}"
         " --lms {input.lms}"
@@ -289,7 +292,7 @@ rule human_eval_page:
         sets=EVAL["human_eval_sets"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal human-eval-page --windows {input.windows} {params.gans} --sets {params.sets} {params.runtime}"
         " --out-dir $(dirname {output.page}) --key {output.key} --device {params.device}"

@@ -239,7 +239,7 @@ rule inis_fig7:
         per_class=INIS_CONFIG["fig7_per_class"],
         runtime=EVAL_RUNTIME,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal eval-fig1 --windows {input.windows} --gan S2I-A {input.model} {input.encodings}"
         " --per-class {params.per_class} --real-label 'Ground truth' --title 'Fig. 7: INIS'"

@@ -8,6 +8,7 @@
 #   performance_page  results/performances/index.html: each performance beside the real one
 # performances.inputs empty: the first performances.test_tracks test-split tracks, one per
 # instrument first, pose-model instruments first (known once the tracks checkpoint has run).
+# One thread per job, as the evaluation steps (evaluation.smk says why).
 import re
 from pathlib import Path
 
@@ -58,7 +59,7 @@ rule perform_track:
         features=cli_flags(config["features"], _PERF_FEATURES),
         flags=PERFORM_FLAGS,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal perform --track {params.track_dir} --name {wildcards.track} {params.f0} --out {output.video}"
         " --summary {output.summary} --gan-dir {params.gan_dir} --sound-classifier {input.classifier}"
@@ -85,7 +86,7 @@ rule perform_file:
         features=cli_flags(config["features"], _PERF_FEATURES),
         flags=PERFORM_FLAGS,
         device=DEVICE,
-    threads: 2
+    threads: 1
     wildcard_constraints:
         name="|".join(re.escape(n) for n in PERF_FILES) or "(?!)",
     shell:
@@ -113,7 +114,7 @@ rule accompany_track:
         panel=track_panel,
         flags=ACCOMPANY_FLAGS,
         device=DEVICE,
-    threads: 2
+    threads: 1
     shell:
         "crossmodal accompany --video {input.video} --panel {params.panel} --name {wildcards.track} --out {output.video}"
         " --summary {output.summary} --image-classifier {input.image_classifier} --i2s {input.i2s} {params.flags}"
