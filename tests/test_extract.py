@@ -2,6 +2,7 @@
 
 import logging
 import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -381,7 +382,7 @@ def test_a_piece_is_decoded_once_for_all_its_players(unequal_piece, monkeypatch)
     assert [len(r.windows) for r in results] == [11, 6, 11]
     assert [len(r.frames) for r in results] == [11, 6, 11]
     # Same frame choice for every player of the piece.
-    assert results[1].windows["frame_index"].tolist() == results[0].windows["frame_index"].tolist()[:6]
+    assert results[1].windows["frame_index"].to_pylist() == results[0].windows["frame_index"].to_pylist()[:6]
 
 
 def test_piece_gives_each_player_what_a_single_track_run_gives(unequal_piece):
@@ -391,7 +392,7 @@ def test_piece_gives_each_player_what_a_single_track_run_gives(unequal_piece):
         frames, y, windows = run_extract(video, spec.audio, panel=spec.part, panels=3)
         assert np.array_equal(frames, result.frames), spec.track_id
         assert np.array_equal(y, result.audio)
-        pd.testing.assert_frame_equal(windows.assign(track_id=spec.track_id), result.windows)
+        pd.testing.assert_frame_equal(windows.assign(track_id=spec.track_id), result.windows.to_pandas())
 
 
 def test_data_panels_override_moves_the_crop(unequal_piece):
@@ -453,6 +454,24 @@ def test_cli_extracts_a_piece_with_a_summary_and_removes_every_track_on_failure(
     assert cli.main(bad) == 1
     assert not (tmp_path / "summary.csv").exists()
     assert all(not any((root / t.track_id).iterdir()) for t in tracks)
+
+
+def test_the_extraction_process_never_imports_pandas(unequal_piece, tmp_path):
+    # pandas' import and teardown cost the extraction process as much as a tenth of its time
+    # on a small machine (README, issue 13): it writes Arrow tables and CSV text instead.
+    video, tracks = unequal_piece
+    argv = ["extract", "--video", str(video), "--panels", "3", "--image-size", "16", "--panel-fit", "pad",
+            "--out-root", str(tmp_path / "tracks"), "--summary", str(tmp_path / "summary.csv")]
+    for spec in tracks:
+        argv += ["--track", spec.track_id, str(spec.part), str(spec.audio)]
+    code = ("import sys; from crossmodal import cli; rc = cli.main(sys.argv[1:]); "
+            "print('pandas' in sys.modules); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False"]
+    windows = manifests.read(tmp_path / "tracks" / tracks[0].track_id / "windows.parquet", "track_windows")
+    assert len(windows) == 11
+    assert pd.read_csv(tmp_path / "summary.csv")["n_windows"].tolist() == [11, 6, 11]
 
 
 def test_job_size_grows_with_resolution_length_and_players():

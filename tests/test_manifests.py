@@ -39,6 +39,42 @@ def test_missing_and_unexpected_columns_are_named(tmp_path):
     assert not (tmp_path / "a.parquet").exists()
 
 
+def test_an_arrow_table_is_written_as_the_same_manifest_and_checked_alike(tmp_path):
+    # Extraction writes Arrow tables (no pandas in its process): same file, same checks.
+    table = pa.Table.from_pandas(track_windows(), preserve_index=False)  # int64 columns, other order below
+    manifests.write(table.select(list(reversed(table.column_names))), tmp_path / "a.parquet", "track_windows")
+    manifests.write(track_windows(), tmp_path / "b.parquet", "track_windows")
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
+    with pytest.raises(manifests.ManifestError, match=r"c\.parquet.*missing column.*frame_index"):
+        manifests.write(table.drop_columns(["frame_index"]), tmp_path / "c.parquet", "track_windows")
+    with pytest.raises(manifests.ManifestError, match="unexpected column.*extra_col"):
+        manifests.write(table.append_column("extra_col", pa.array([1, 2, 3])), tmp_path / "c.parquet", "track_windows")
+    nulls = table.set_column(2, "start_s", pa.array([0.0, None, 0.2]))
+    with pytest.raises(manifests.ManifestError, match="'start_s' is empty in row 1"):
+        manifests.write(nulls, tmp_path / "c.parquet", "track_windows")
+    words = table.set_column(1, "window_index", pa.array(["a", "b", "c"]))
+    with pytest.raises(manifests.ManifestError, match="does not fit the track_windows schema"):
+        manifests.write(words, tmp_path / "c.parquet", "track_windows")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]
+
+
+def test_a_table_from_numpy_buffers_equals_the_dataframe_path_and_refuses_what_it_cannot_hold():
+    import numpy as np
+
+    df = track_windows()
+    columns = {name: df[name].to_numpy() for name in df.columns if name != "track_id"}
+    table = manifests.table_from_numpy({"track_id": "01_Jupiter_1_vn", **columns}, "track_windows")
+    assert table.equals(manifests.to_table(df, "track_windows"))
+    with pytest.raises(manifests.ManifestError, match="unequal"):
+        manifests.table_from_numpy({**columns, "start_s": np.zeros(5)}, "track_windows")
+    with pytest.raises(manifests.ManifestError, match="unexpected column.*extra_col"):
+        manifests.table_from_numpy({**columns, "extra_col": np.zeros(3)}, "track_windows")
+    with pytest.raises(manifests.ManifestError, match="missing column.*track_id"):
+        manifests.table_from_numpy(columns, "track_windows")
+    with pytest.raises(manifests.ManifestError, match="'track_id'.*constant string"):
+        manifests.table_from_numpy({"track_id": np.array(["a", "b", "c"]), **columns}, "track_windows")
+
+
 def test_reader_refuses_wrong_types_and_names_the_file(tmp_path):
     table = manifests.to_table(track_windows(), "track_windows")
     i = table.schema.get_field_index("window_index")

@@ -14,9 +14,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the extraction process never loads it
+    import pandas as pd
 
 
 class StoreError(ValueError):
@@ -140,6 +143,8 @@ def _open_npy(path: str | os.PathLike) -> np.ndarray:
 
 def _by_track(windows: pd.DataFrame, path_column: str):
     """(positions in ``windows``, the track's file) for each distinct file, in first-use order."""
+    import pandas as pd
+
     positions = np.arange(len(windows))
     for path, rows in pd.Series(positions).groupby(windows[path_column].to_numpy(), sort=False):
         yield rows.to_numpy(), path

@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import csv
 import importlib
+import io
 import json
 import logging
 import math
@@ -47,11 +49,13 @@ import numpy as np
 from crossmodal import media
 from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_geometry, fit_square, panel_boxes
 
-# crossmodal.store and crossmodal.manifests import pandas and pyarrow (seconds of CPU on a busy
-# machine): they are imported where outputs are written or in a thread, so ffmpeg starts first.
+# crossmodal.manifests imports pyarrow (a few tenths of a second of CPU): in a thread, so ffmpeg
+# starts first. The extraction process never imports pandas (its import and its teardown at exit
+# cost about as much again): track windows are Arrow tables, the piece summary plain CSV.
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -515,7 +519,7 @@ class TrackResult:
     track_id: str
     frames: np.ndarray      # uint8 [n, S, S, 3]
     audio: np.ndarray       # float32 [samples] at sr
-    windows: pd.DataFrame   # track_windows
+    windows: pa.Table       # track_windows
     box: tuple[int, int]
 
 
@@ -577,7 +581,7 @@ def extract_piece(
                            stride_ms=grid.stride_ms)
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pandas, pyarrow
+            tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pyarrow
             audio_samples = [_probe_audio(t.audio, sr, grid, window_s) for t in tracks]
             audio_jobs = [pool.submit(load_audio, t.audio, sr) for t in tracks]
             counts = []
@@ -629,8 +633,8 @@ def _windows_with_frames(video: Path, vinfo: dict, decoded: DecodedFrames, start
 
 
 def _track_windows(spec: TrackSpec, grid: WindowGrid, start_ms: np.ndarray, decoded: DecodedFrames,
-                   n_windows: int, y: np.ndarray, header_samples: int, sr: int) -> pd.DataFrame:
-    import pandas as pd
+                   n_windows: int, y: np.ndarray, header_samples: int, sr: int) -> pa.Table:
+    from crossmodal.manifests import table_from_numpy
 
     starts = grid.start_samples(n_windows)
     if len(y) < starts[-1] + grid.win_samples:
@@ -638,7 +642,7 @@ def _track_windows(spec: TrackSpec, grid: WindowGrid, start_ms: np.ndarray, deco
             f"{spec.audio}: decoded {len(y)} samples at {sr} Hz, fewer than its header promises "
             f"({header_samples}); the file is truncated"
         )
-    return pd.DataFrame({
+    return table_from_numpy({
         "track_id": spec.track_id,
         "window_index": np.arange(n_windows, dtype=np.int32),
         "start_s": start_ms[:n_windows] / 1000,
@@ -646,7 +650,7 @@ def _track_windows(spec: TrackSpec, grid: WindowGrid, start_ms: np.ndarray, deco
         "frame_time_s": decoded.frame_time_s[:n_windows],
         "audio_start": starts,
         "audio_stop": starts + grid.win_samples,
-    })
+    }, "track_windows")
 
 
 def extract_track(
@@ -654,14 +658,14 @@ def extract_track(
     stride_s: float, sr: int, image_size: int, threads: int = 1, fit: str = "stretch",
     boxes: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(frames uint8 [n, S, S, 3], audio float32 [samples] at sr, track_windows table) of one
-    track: :func:`extract_piece` with a single player."""
+    """(frames uint8 [n, S, S, 3], audio float32 [samples] at sr, track_windows DataFrame) of
+    one track: :func:`extract_piece` with a single player."""
     (result,) = extract_piece(video, [TrackSpec(track_id, panel, Path(audio))], panels, window_s, stride_s,
                               sr, image_size, fit=fit, boxes=boxes, threads=threads)
-    return result.frames, result.audio, result.windows
+    return result.frames, result.audio, result.windows.to_pandas()
 
 
-def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pd.DataFrame) -> None:
+def write_outputs(out_dir: Path, frames: np.ndarray, audio: np.ndarray, windows: pa.Table | pd.DataFrame) -> None:
     """Writes frames.npy, audio.npy and windows.parquet to ``out_dir``: all three or none."""
     from crossmodal import manifests
     from crossmodal.store import atomic_outputs
@@ -678,18 +682,16 @@ def remove_outputs(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def piece_summary(results: list[TrackResult], tracks: list[TrackSpec], fit: str) -> pd.DataFrame:
-    """One row per extracted track: its panel, box (px), fit and window count."""
-    import pandas as pd
+SUMMARY_COLUMNS = ("track_id", "part", "left_px", "right_px", "panel_fit", "n_windows")
 
-    return pd.DataFrame({
-        "track_id": [r.track_id for r in results],
-        "part": [t.part for t in tracks],
-        "left_px": [r.box[0] for r in results],
-        "right_px": [r.box[1] for r in results],
-        "panel_fit": fit,
-        "n_windows": [len(r.windows) for r in results],
-    })
+
+def piece_summary(results: list[TrackResult], tracks: list[TrackSpec], fit: str) -> str:
+    """CSV text, one row per extracted track: its panel, box (px), fit and window count."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    writer.writerows((r.track_id, t.part, r.box[0], r.box[1], fit, len(r.windows)) for r, t in zip(results, tracks))
+    return text.getvalue()
 
 
 def job_size(width: int, height: int, duration_s: float, n_tracks: int, sr: int, image_size: int,
@@ -782,9 +784,9 @@ def run(args: argparse.Namespace) -> None:
         for result, (_, out_dir) in zip(results, jobs):
             write_outputs(out_dir, result.frames, result.audio, result.windows)
         if args.summary:
-            from crossmodal.store import write_csv
+            from crossmodal.store import write_text
 
-            write_csv(args.summary, piece_summary(results, tracks, args.panel_fit))
+            write_text(args.summary, piece_summary(results, tracks, args.panel_fit))
     except BaseException:
         for _, out_dir in jobs:  # a failed run leaves no output a rerun would trust
             remove_outputs(out_dir)
