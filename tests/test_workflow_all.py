@@ -276,6 +276,27 @@ def test_second_all_schedules_nothing(run):
     assert planned_rules(run, "all") == {}
 
 
+def test_long_chains_are_scheduled_first_and_table1s_other_classifiers_fill_gaps(run):
+    # Priorities (common.smk) start the data stage, Gamma -> I2S and the sound encoder's chain
+    # first; on 2 cores they decide whether `all` ends with one job running alone (README).
+    done = snakemake(run, "-n", "--cores", "1", "all", "--forceall")
+    text = done.stdout + done.stderr
+    jobs = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n((?:    .*\n)+)", text, re.MULTILINE)
+    priority = {}
+    for rule, block in jobs:
+        wildcards = re.search(r"wildcards: (.*)", block)
+        level = re.search(r"priority: (\d+)", block)
+        priority[(rule, wildcards[1] if wildcards else "")] = int(level[1]) if level else 0
+    assert priority[("tracks", "")] == priority[("windows", "")] == 20
+    assert {p for (rule, _), p in priority.items() if rule == "extract_piece"} == {20}
+    assert priority[("image_classifier", "")] == priority[("i2s", "")] == 10
+    assert priority[("features", "rep=lms")] == priority[("audio_classifier", "rep=lms, layers=4, seed=0")] == 5
+    assert priority[("sound_autoencoder", "")] == priority[("s2i_a", "")] == priority[("s2i_c", "")] == 5
+    others = {w: p for (rule, w), p in priority.items() if rule == "audio_classifier" and w != "rep=lms, layers=4, seed=0"}
+    assert len(others) == 9 and set(others.values()) == {0}
+    assert priority[("eval_table5", "")] == priority[("eval_i2s", "")] == 1
+
+
 def downstream_jobs(run: Path, reps: list[str], extra: tuple[str, ...]) -> dict[str, int]:
     """Rule -> count of the jobs of `all` that depend on the `features` jobs of ``reps`` (those
     included), from Snakemake's own DAG (``--dag``, dot format): what a change to those stores

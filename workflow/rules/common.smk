@@ -29,6 +29,14 @@ CLI = f"{sys.executable} -m crossmodal"
 # switching mixed precision) does not rerun what was trained on the CPU.
 DEVICE = Untracked(config["training"]["device"])
 AMP = Untracked(config["training"]["amp"])
+# Scheduling priorities: among the jobs that are ready, Snakemake starts the higher first (no
+# result depends on them). On a few cores the DAG's long chains must start early and the short
+# leaf jobs (Table 1's other classifiers, INIS, the evaluation steps) fill the gaps; without
+# them the data stage waited behind INIS and S2I-A's chain ran last and alone (README).
+DATA_PRIORITY = 20  # tracks, extraction, windows: every Sub-URMP job waits for them
+GAMMA_CHAIN_PRIORITY = 10  # image classifier (Gamma) -> image encodings -> I2S: the longest chain
+SOUND_CHAIN_PRIORITY = 5  # encoder's store -> sound classifier / autoencoder -> encodings -> S2I GANs
+EVAL_PRIORITY = 1  # a model's evaluation as soon as it exists; Table 1's other classifiers (0) fill the end
 
 
 wildcard_constraints:

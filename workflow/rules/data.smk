@@ -59,6 +59,7 @@ checkpoint tracks:
         instruments=" ".join(config["instruments"]),
         dedupe="--dedupe-takes" if config["data"]["dedupe_takes"] else "",
         flags=tracks_flags(),
+    priority: DATA_PRIORITY
     shell:
         "crossmodal {params.step} --root {input.root} --out {output} --instruments {params.instruments}"
         " {params.dedupe} {params.flags} 2> {log}"
@@ -95,6 +96,7 @@ rule extract_piece:
         runtime=lambda wildcards, threads, attempt: piece_job(wildcards, threads)["runtime"] * attempt,
     wildcard_constraints:
         piece=r"\d{2}_[A-Za-z0-9]+(_[a-z]+)+",
+    priority: DATA_PRIORITY
     shell:
         "crossmodal extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
         " {params.tracks} {params.boxes} --panel-fit {params.panel_fit} --window {params.window}"
@@ -114,6 +116,7 @@ rule windows:
         f"{BENCH}/windows.tsv"
     params:
         track_windows=lambda wildcards: expand(f"{RESULTS}/tracks/{{track}}/windows.parquet", track=track_ids()),
+    priority: DATA_PRIORITY
     shell:
         "crossmodal windows --tracks {input.tracks} --out {output} {params.track_windows} 2> {log}"
 
@@ -197,6 +200,7 @@ rule ingest_suburmp:
         unpaired=config["data"]["suburmp_unpaired"],
     wildcard_constraints:
         track=SUBURMP_TRACK_ID_RE,
+    priority: DATA_PRIORITY
     shell:
         "crossmodal ingest-suburmp --track-id {wildcards.track} --images {input.images} --chunks {input.chunks}"
         " --number {params.number} --window {params.window} --sr {params.sr} --image-size {params.image_size}"

@@ -32,6 +32,7 @@ rule encode_sound_classifier:
     params:
         device=DEVICE,
     threads: 1
+    priority: SOUND_CHAIN_PRIORITY
     shell:
         "crossmodal encode-sound --kind classifier --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"
@@ -55,6 +56,7 @@ rule sound_autoencoder:
         device=DEVICE,
         amp=AMP,
     threads: 1
+    priority: SOUND_CHAIN_PRIORITY
     shell:
         "crossmodal sound-autoencoder --windows {input.windows} --features {input.features}"
         " --out-dir $(dirname {output.model}) --seed {params.seed} {params.flags}"
@@ -76,6 +78,7 @@ rule encode_sound_autoencoder:
     params:
         device=DEVICE,
     threads: 1
+    priority: SOUND_CHAIN_PRIORITY
     shell:
         "crossmodal encode-sound --kind autoencoder --model {input.model} --windows {input.windows}"
         " --features {input.features} --out {output.encodings} --summary {output.summary}"
@@ -107,10 +110,10 @@ rule image_classifier:
         seed=config["seed"],
         device=DEVICE,
         amp=AMP,
-    threads: 2
-    # First when cores are free: it heads the longest chain of the DAG (Gamma -> image
-    # encodings -> I2S -> its evaluation), which otherwise ran last and alone on a 2-core machine.
-    priority: 10
+    # One thread, as every job of the DAG's chains: Snakemake starts a two-thread job only when
+    # both cores are free at once, so beside one-thread jobs it waited until the end of the run.
+    threads: 1
+    priority: GAMMA_CHAIN_PRIORITY
     shell:
         "crossmodal image-encoder --windows {input.windows} --model {output.model} --embeddings {output.encodings}"
         " --accuracy {output.accuracy} {params.flags} --seed {params.seed}"

@@ -8,7 +8,8 @@
 # The steps read the GANs' model.pt; Fig. 9 also reads the checkpoints/ kept beside it.
 # One thread each: the steps are many independent jobs at the end of the DAG; claiming two
 # threads on a 2-core machine ran them one at a time for the last 7 minutes of the demo's `all`
-# (one core idle), one thread runs two side by side. The SLURM profile sets its own.
+# (one core idle), one thread runs two side by side. The SLURM profile sets its own. Each runs
+# as soon as its models exist (EVAL_PRIORITY, common.smk), before Table 1's leaf classifiers.
 import glob
 
 from crossmodal.config import LMS_INVERSION_PARAMS, cli_flags
@@ -46,6 +47,7 @@ rule eval_table5:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-table5 --windows {input.windows} --judge {input.judge} {params.gans}"
         " --max-windows {params.max_windows} {params.runtime} --out {output}"
@@ -75,6 +77,7 @@ rule eval_evolution:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-evolution --windows {input.windows} --judge {input.judge} --name S2I-C --model {input.model}"
         " --encodings {input.encodings} --max-windows {params.max_windows} --samples {params.samples}"
@@ -106,6 +109,7 @@ rule eval_i2s:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-i2s --windows {input.windows} --judge {input.judge} --model {input.model}"
         " --encodings {input.encodings} --lms {input.lms} --max-windows {params.max_windows}"
@@ -140,6 +144,7 @@ rule eval_pose:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
         " --length {params.length} --step {params.step} {params.runtime} --out {output}"
@@ -188,6 +193,7 @@ rule pitch_judge_image:
         amp=AMP,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
         " --pitch {input.pitch} {params.flags} --device {params.device} --amp {params.amp}"
@@ -210,6 +216,7 @@ rule pitch_judge_sound:
         amp=AMP,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
         " {params.flags} --device {params.device} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
@@ -243,6 +250,7 @@ rule eval_pitch:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
         " {params.models} --s2i-c {input.s2i_c} --i2s {input.i2s} --image-encodings {input.image_encodings}"
@@ -269,6 +277,7 @@ rule eval_fig1:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-fig1 --windows {input.windows} {params.gans} --i2s {input.i2s} {input.image_encodings}"
         " --lms {input.lms}"
@@ -293,6 +302,7 @@ rule human_eval_page:
         runtime=EVAL_RUNTIME,
         device=DEVICE,
     threads: 1
+    priority: EVAL_PRIORITY
     shell:
         "crossmodal human-eval-page --windows {input.windows} {params.gans} --sets {params.sets} {params.runtime}"
         " --out-dir $(dirname {output.page}) --key {output.key} --device {params.device}"

@@ -13,6 +13,14 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def sound_encoder_first(wildcards):
+    """The sound encoder's store and classifier head S2I's chains (SOUND_CHAIN_PRIORITY,
+    common.smk); Table 1's other stores and classifiers fill the gaps."""
+    encoder = (SOUND_ENCODER_REP, str(SOUND_ENCODER_LAYERS), str(SOUND_ENCODER_SEED))
+    job = (wildcards.rep, wildcards.get("layers", encoder[1]), wildcards.get("seed", encoder[2]))
+    return SOUND_CHAIN_PRIORITY if job == encoder else 0
+
+
 rule features:
     input:
         windows=rules.windows.output[0],
@@ -28,6 +36,7 @@ rule features:
         chunk=config["features"]["chunk_windows"],
     # One thread: the batched path is memory-bound, and the five stores run side by side.
     threads: 1
+    priority: sound_encoder_first
     shell:
         "crossmodal features --windows {input.windows} --rep {wildcards.rep} --out {output} --sr {params.sr}"
         " {params.flags} --chunk {params.chunk} --threads {threads} 2> {log}"
@@ -56,6 +65,7 @@ rule audio_classifier:
         device=DEVICE,
         amp=AMP,
     threads: 1
+    priority: sound_encoder_first
     shell:
         "crossmodal audio-classifier --windows {input.windows} --features {input.features} --rep {wildcards.rep}"
         " --conv-layers {wildcards.layers} --seed {wildcards.seed} --out-dir $(dirname {output.model})"

@@ -57,6 +57,7 @@ for s2i_name, s2i in S2I_VARIANTS.items():
             device=DEVICE,
             amp=AMP,
         threads: 1
+        priority: SOUND_CHAIN_PRIORITY
         shell:
             "crossmodal train-gan --kind s2i --wrong {params.wrong} --windows {input.windows}"
             " --encodings {input.encodings} --out {output.model} {params.flags} --seed {params.seed}"
@@ -80,6 +81,7 @@ rule pose_s2i_instrument:
         device=DEVICE,
         amp=AMP,
     threads: 1
+    priority: SOUND_CHAIN_PRIORITY
     shell:
         "crossmodal train-gan --kind s2i --wrong same_instrument --instrument {wildcards.pose_instrument}"
         " --windows {input.windows} --encodings {input.encodings} --out {output.model} {params.flags}"
@@ -109,7 +111,7 @@ rule i2s:
         device=DEVICE,
         amp=AMP,
     threads: 1
-    priority: 10  # the rest of Gamma's chain (see image_classifier)
+    priority: GAMMA_CHAIN_PRIORITY
     shell:
         "crossmodal train-gan --kind i2s --wrong other_instrument --windows {input.windows} --encodings {input.encodings}"
         " --lms {input.lms} --out {output.model} {params.flags} --seed {params.seed}"
