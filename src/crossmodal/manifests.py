@@ -86,21 +86,29 @@ class ManifestError(ValueError):
     """A manifest does not match its schema; the message names the file and the column."""
 
 
-def _check(df: pd.DataFrame, schema: pa.Schema, where: str) -> None:
-    missing = [f.name for f in schema if f.name not in df.columns]
+def _check_columns(names: list[str], schema: pa.Schema, where: str) -> None:
+    missing = [name for name in schema.names if name not in names]
     if missing:
         raise ManifestError(f"{where}: missing column(s) {missing}")
-    extra = [c for c in df.columns if c not in schema.names]
+    extra = [name for name in names if name not in schema.names]
     if extra:
         raise ManifestError(f"{where}: unexpected column(s) {extra}")
+
+
+def _check_split(values, where: str) -> None:
+    bad = sorted(set(values) - {"train", "test"})
+    if bad:
+        raise ManifestError(f"{where}: column 'split' holds {bad}; expected train or test")
+
+
+def _check(df: pd.DataFrame, schema: pa.Schema, where: str) -> None:
+    _check_columns(list(df.columns), schema, where)
     for field in schema:
         if not field.nullable and df[field.name].isna().any():
             row = int(df[field.name].isna().to_numpy().nonzero()[0][0])
             raise ManifestError(f"{where}: column {field.name!r} is empty in row {row}")
     if "split" in df.columns:
-        bad = sorted(set(df["split"]) - {"train", "test"})
-        if bad:
-            raise ManifestError(f"{where}: column 'split' holds {bad}; expected train or test")
+        _check_split(df["split"], where)
 
 
 def class_names(windows: pd.DataFrame, where: str = "windows manifest") -> tuple[str, ...]:
@@ -140,19 +148,17 @@ def to_table(df: pd.DataFrame, kind: str, where: str = "table") -> pa.Table:
 
 def check_table(table: pa.Table, kind: str, where: str = "table") -> pa.Table:
     """Checks an Arrow ``table`` against the schema ``kind`` as :func:`to_table` checks a DataFrame
-    (the columns, no null in a required one) and returns it in the schema's column order and types."""
+    (the columns, no null in a required one, the split's values) and returns it in the schema's
+    column order and types."""
     schema = SCHEMAS[kind]
-    missing = [name for name in schema.names if name not in table.column_names]
-    if missing:
-        raise ManifestError(f"{where}: missing column(s) {missing}")
-    extra = [name for name in table.column_names if name not in schema.names]
-    if extra:
-        raise ManifestError(f"{where}: unexpected column(s) {extra}")
+    _check_columns(table.column_names, schema, where)
     for field in schema:
         column = table.column(field.name)
         if not field.nullable and column.null_count:
             row = next(i for i, value in enumerate(column.is_null().to_pylist()) if value)
             raise ManifestError(f"{where}: column {field.name!r} is empty in row {row}")
+    if "split" in table.column_names:
+        _check_split(table.column("split").to_pylist(), where)
     try:
         return table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
