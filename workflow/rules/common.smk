@@ -43,6 +43,14 @@ wildcard_constraints:
     track=f"(?:{TRACK_ID_RE})|(?:{SUBURMP_TRACK_ID_RE})",
 
 
+def sound_encoder_first(wildcards):
+    """Priority of a features or audio_classifier job: the sound encoder's store and classifier
+    (encoders.smk) head S2I's chains (SOUND_CHAIN_PRIORITY); Table 1's others fill the gaps."""
+    encoder = (SOUND_ENCODER_REP, str(SOUND_ENCODER_LAYERS), str(SOUND_ENCODER_SEED))
+    job = (wildcards.rep, wildcards.get("layers", encoder[1]), wildcards.get("seed", encoder[2]))
+    return SOUND_CHAIN_PRIORITY if job == encoder else 0
+
+
 def all_targets():
     """Every final output of the paper; each stage's rule file adds its own."""
     return [target for stage in FINAL_TARGETS.values() for target in stage]

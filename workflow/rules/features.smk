@@ -13,14 +13,6 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def sound_encoder_first(wildcards):
-    """The sound encoder's store and classifier head S2I's chains (SOUND_CHAIN_PRIORITY,
-    common.smk); Table 1's other stores and classifiers fill the gaps."""
-    encoder = (SOUND_ENCODER_REP, str(SOUND_ENCODER_LAYERS), str(SOUND_ENCODER_SEED))
-    job = (wildcards.rep, wildcards.get("layers", encoder[1]), wildcards.get("seed", encoder[2]))
-    return SOUND_CHAIN_PRIORITY if job == encoder else 0
-
-
 rule features:
     input:
         windows=rules.windows.output[0],
