@@ -31,8 +31,9 @@ DEVICE = Untracked(config["training"]["device"])
 AMP = Untracked(config["training"]["amp"])
 # Scheduling priorities: among the jobs that are ready, Snakemake starts the higher first (no
 # result depends on them). On a few cores the DAG's long chains must start early and the short
-# leaf jobs (Table 1's other classifiers, INIS, the evaluation steps) fill the gaps; without
-# them the data stage waited behind INIS and S2I-A's chain ran last and alone (README).
+# leaf jobs (Table 1's other classifiers, the evaluation steps) fill the gaps; without them the
+# data stage waited behind INIS and S2I-A's chain ran last and alone (README). INIS's rules,
+# made with `use rule`, inherit their priorities.
 DATA_PRIORITY = 20  # tracks, extraction, windows: every Sub-URMP job waits for them
 GAMMA_CHAIN_PRIORITY = 10  # image classifier (Gamma) -> image encodings -> I2S: the longest chain
 SOUND_CHAIN_PRIORITY = 5  # encoder's store -> sound classifier / autoencoder -> encodings -> S2I GANs
