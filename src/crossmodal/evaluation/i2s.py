@@ -153,8 +153,7 @@ def run(args: argparse.Namespace) -> None:
         fake = generate_lms(generator, encodings[clip_ids], clip_ids, args.seed, lms_store.shape[2], device)
         originals = store.load_window_audio(windows.iloc[clip_ids])
         length = originals.shape[1]
-        real = np.stack([np.asarray(lms_store[w]) for w in clip_ids])
-        heard = inverse.lms_to_audio_batch(np.concatenate([fake, real]), length=length, **inversion)
+        heard = inverse.lms_to_audio_batch(np.concatenate([fake, lms_store[clip_ids]]), length=length, **inversion)
         sounds = {"generated": list(heard[:len(fake)]), "real_lms": list(heard[len(fake):]),
                   "original": list(originals)}
         for kind, clips in sounds.items():
