@@ -16,11 +16,12 @@ rule demo_urmp:
         height=config["demo"]["height"],
         fps=config["demo"]["fps"],
         soundfont=f"--soundfont {config['demo']['soundfont']}" if config["demo"]["soundfont"] else "",
+        pitches=config["demo"]["pitches"],
         seed=config["seed"],
     shell:
         "crossmodal demo --out {output} --pieces {params.pieces} --duration {params.duration}"
         " --panel-width {params.panel_width} --height {params.height} --fps {params.fps}"
-        " {params.soundfont} --seed {params.seed} 2> {log}"
+        " {params.soundfont} --pitches {params.pitches} --seed {params.seed} 2> {log}"
 
 
 rule download_urmp:

@@ -67,6 +67,10 @@ END_MARGIN_S = 0.15
 
 MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
 
+#: How a seeded melody picks its pitches (config ``demo.pitches``): ``spread`` draws every note
+#: from the whole melody range, ``walk`` steps a few scale degrees from the previous note.
+PITCH_MODES = ("spread", "walk")
+
 
 def seeded_rng(seed: int, *keys: object) -> np.random.Generator:
     """A generator seeded by ``seed`` and ``keys`` through sha256 (stable across runs and hosts)."""
@@ -100,16 +104,26 @@ def cue_range(duration_s: float) -> tuple[float, float]:
     return min(CUE_RANGE_S[0], high / 2), high
 
 
-def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: float) -> np.ndarray:
+def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: float,
+                  pitches: str = "spread") -> np.ndarray:
     """A melody for one player: silent lead-in (:func:`cue_range`), then notes and rests on a major scale.
 
     Tempo and key come from (seed, name) so a piece's parts share them; the cue, rhythm and
     pitches from (seed, name, part, instrument). Pitches are in ``MELODY_RANGE[instrument]``,
     detuned by up to 8 cents (URMP's pitches are measured means, not quantised).
 
+    ``pitches`` (:data:`PITCH_MODES`): ``spread`` draws each note uniformly from the range's scale
+    keys. A few seconds of demo stand for a URMP part of minutes, whose notes cover the
+    instrument's range; a random ``walk`` over 3-7 notes stays in one register, so an instrument
+    with a single take per split (bassoon, double bass) was heard in disjoint registers in train
+    and test (seed 0: double bass MIDI 29-33 against 42-47), and no encoder trained on the first
+    recognised the second. ``walk`` is kept to regenerate the earlier demo.
+
     Returns ``np.ndarray [shape=(n_notes, 3)]``: onset (s), pitch (Hz), duration (s); notes end
     before ``duration_s``.
     """
+    if pitches not in PITCH_MODES:
+        raise ValueError(f"pitch mode must be one of {PITCH_MODES}, got {pitches!r}")
     piece_rng = seeded_rng(seed, name)
     beat_s = 60.0 / piece_rng.uniform(84.0, 132.0)
     tonic = int(piece_rng.integers(0, 12))
@@ -125,7 +139,10 @@ def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: 
         if notes and rng.random() < 0.15:  # a rest
             t += beats * beat_s
             continue
-        index = int(np.clip(index + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]), 0, len(keys) - 1))
+        if pitches == "walk":
+            index = int(np.clip(index + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]), 0, len(keys) - 1))
+        else:
+            index = int(rng.integers(len(keys)))
         legato = rng.uniform(0.8, 0.95)
         cents = rng.uniform(-8.0, 8.0)
         length = min(beats * beat_s * legato, duration_s - END_MARGIN_S - t)
