@@ -54,7 +54,8 @@ def _decoded_frames(path: Path) -> bytes:
 def test_tree_has_exactly_urmp_files_per_piece_and_a_supplementary_folder(tree):
     assert sorted(p.name for p in tree.iterdir()) == sorted(PIECES + ["Supplementary_Files"])
     assert [p.name for p in urmp.list_piece_dirs(tree)] == sorted(PIECES)
-    assert (tree / "Supplementary_Files" / "readme.txt").read_text().startswith("Demo URMP tree")
+    readme = (tree / "Supplementary_Files" / "readme.txt").read_text()
+    assert readme.startswith("Demo URMP tree") and "\npitches: spread\n" in readme
     for dir_name in PIECES:
         piece = urmp.parse_piece_dir(dir_name)
         expected = {f"Vid_{dir_name}.mp4", f"AuMix_{dir_name}.wav", f"Sco_{dir_name}.mid"}
@@ -167,6 +168,36 @@ def test_seeded_melodies_wait_for_their_cue_and_stay_in_range():
         assert melody.CUE_RANGE_S[0] <= notes[0, 0] <= melody.CUE_RANGE_S[1]
         assert keys.min() > low - 0.5 and keys.max() < high + 0.5
         assert np.all(np.diff(notes[:, 0]) > 0) and np.all(notes[:-1, 0] + notes[:-1, 2] <= notes[1:, 0] + 1e-9)
+
+
+def test_every_melody_key_sounds_in_the_shipped_soundfont_but_the_listed_silent_ones():
+    soundfont = audio.load_soundfont(None)
+    silent = set()
+    for instrument, (low, high) in melody.MELODY_RANGE.items():
+        for key in range(low, high + 1):
+            note = np.array([[0.05, float(melody.midi_to_hz(key)), 0.2]])
+            if not np.abs(audio.render_part(note, instrument, 0.3, soundfont)).max() > 0:
+                silent.add((instrument, key))
+    assert silent == {(i, k) for i, keys in melody.SILENT_KEYS.items() for k in keys}
+
+
+def test_spread_pitches_put_two_short_parts_of_an_instrument_in_a_shared_register():
+    """Two 4 s bassoon parts (a train and a test player) must share notes' register: spread
+    draws over the whole melody range, the earlier random walk stays near its start."""
+    def register_overlap(mode):
+        spans = []
+        for seed in range(60):
+            keys = melody.hz_to_midi(melody.seeded_melody(seed, "Fugue", 4, "bassoon", 4.0, mode)[:, 1])
+            spans.append((keys.min(), keys.max()))
+        return np.mean([max(a[0], b[0]) <= min(a[1], b[1]) for a, b in zip(spans[::2], spans[1::2])]), spans
+
+    spread, spans = register_overlap("spread")
+    walk, _ = register_overlap("walk")
+    low, high = melody.MELODY_RANGE["bassoon"]
+    assert spread >= 0.9 and walk <= 0.7
+    assert np.mean([hi - lo for lo, hi in spans]) > (high - low) / 2
+    with pytest.raises(ValueError, match="pitch mode"):
+        melody.seeded_melody(0, "Fugue", 4, "bassoon", 4.0, "chromatic")
 
 
 def test_short_parts_get_a_short_cue_so_few_windows_are_silent():

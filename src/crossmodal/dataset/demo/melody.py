@@ -56,6 +56,10 @@ MELODY_RANGE: dict[str, tuple[int, int]] = {
     "tuba": (29, 53),
 }
 
+#: Keys inside MELODY_RANGE that the shipped SoundFont (TimGM6mb) renders as silence: its alto
+#: sax has no sample for E4. Melodies skip them (a test renders every key of every range).
+SILENT_KEYS: dict[str, frozenset[int]] = {"sax": frozenset({64})}
+
 #: Cue window (s): each seeded part is silent from 0 until its first note, drawn in this range.
 CUE_RANGE_S = (0.3, 1.5)
 #: The cue is at most this share of a part (see :func:`cue_range`).
@@ -130,7 +134,8 @@ def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: 
 
     rng = seeded_rng(seed, name, part, instrument)
     low, high = MELODY_RANGE[instrument]
-    keys = np.array([k for k in range(low, high + 1) if (k - tonic) % 12 in MAJOR_SCALE])
+    silent = SILENT_KEYS.get(instrument, frozenset())
+    keys = np.array([k for k in range(low, high + 1) if (k - tonic) % 12 in MAJOR_SCALE and k not in silent])
     index = int(rng.integers(len(keys) // 4, 3 * len(keys) // 4 + 1))
     t = float(rng.uniform(*cue_range(duration_s)))
     notes: list[tuple[float, float, float]] = []
