@@ -55,7 +55,7 @@ def test_tree_has_exactly_urmp_files_per_piece_and_a_supplementary_folder(tree):
     assert sorted(p.name for p in tree.iterdir()) == sorted(PIECES + ["Supplementary_Files"])
     assert [p.name for p in urmp.list_piece_dirs(tree)] == sorted(PIECES)
     readme = (tree / "Supplementary_Files" / "readme.txt").read_text()
-    assert readme.startswith("Demo URMP tree") and "\npitches: spread\n" in readme
+    assert readme.startswith("Demo URMP tree") and "\npitches: leaps\n" in readme
     for dir_name in PIECES:
         piece = urmp.parse_piece_dir(dir_name)
         expected = {f"Vid_{dir_name}.mp4", f"AuMix_{dir_name}.wav", f"Sco_{dir_name}.mid"}
@@ -181,21 +181,22 @@ def test_every_melody_key_sounds_in_the_shipped_soundfont_but_the_listed_silent_
     assert silent == {(i, k) for i, keys in melody.SILENT_KEYS.items() for k in keys}
 
 
-def test_spread_pitches_put_two_short_parts_of_an_instrument_in_a_shared_register():
-    """Two 4 s bassoon parts (a train and a test player) must share notes' register: spread
-    draws over the whole melody range, the earlier random walk stays near its start."""
-    def register_overlap(mode):
-        spans = []
+def test_pitch_modes_trade_a_shared_register_against_melodic_steps():
+    """Two 4 s bassoon parts (a train and a test player) should share a register, and a
+    window's first frame should mostly show a note near the window's others: leaps sits between
+    spread (every note anywhere) and the earlier walk (steps in one register)."""
+    def measure(mode):
+        spans, steps = [], []
         for seed in range(60):
             keys = melody.hz_to_midi(melody.seeded_melody(seed, "Fugue", 4, "bassoon", 4.0, mode)[:, 1])
             spans.append((keys.min(), keys.max()))
-        return np.mean([max(a[0], b[0]) <= min(a[1], b[1]) for a, b in zip(spans[::2], spans[1::2])]), spans
+            steps += list(np.abs(np.diff(np.round(keys))))
+        overlap = np.mean([max(a[0], b[0]) <= min(a[1], b[1]) for a, b in zip(spans[::2], spans[1::2])])
+        return overlap, np.mean(np.array(steps) <= 4)
 
-    spread, spans = register_overlap("spread")
-    walk, _ = register_overlap("walk")
-    low, high = melody.MELODY_RANGE["bassoon"]
-    assert spread >= 0.9 and walk <= 0.7
-    assert np.mean([hi - lo for lo, hi in spans]) > (high - low) / 2
+    (leaps, leaps_steps), (spread, spread_steps), (walk, walk_steps) = map(measure, ("leaps", "spread", "walk"))
+    assert walk < leaps < spread and spread >= 0.9 and walk <= 0.6
+    assert leaps_steps >= 0.75 and walk_steps >= 0.75 and spread_steps <= 0.5
     with pytest.raises(ValueError, match="pitch mode"):
         melody.seeded_melody(0, "Fugue", 4, "bassoon", 4.0, "chromatic")
 

@@ -68,12 +68,17 @@ CUE_MAX_SHARE = 0.1
 FIRST_NOTE_S = 0.5
 #: Last moment (s before the end) at which a note may start; later notes are dropped.
 END_MARGIN_S = 0.15
+#: A note cut shorter than this by the end of the part is dropped (a click, not a note).
+MIN_NOTE_S = 0.05
 
 MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
 
-#: How a seeded melody picks its pitches (config ``demo.pitches``): ``spread`` draws every note
-#: from the whole melody range, ``walk`` steps a few scale degrees from the previous note.
-PITCH_MODES = ("spread", "walk")
+#: How a seeded melody picks its pitches (config ``demo.pitches``): ``leaps`` steps one or two
+#: scale degrees from the previous note and, with probability LEAP_PROBABILITY, leaps to any key
+#: of the melody range; ``spread`` draws every note from the whole range; ``walk`` (the demo
+#: before these options) steps up to three degrees from a start in the middle of the range.
+PITCH_MODES = ("leaps", "spread", "walk")
+LEAP_PROBABILITY = 0.3
 
 
 def seeded_rng(seed: int, *keys: object) -> np.random.Generator:
@@ -109,19 +114,20 @@ def cue_range(duration_s: float) -> tuple[float, float]:
 
 
 def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: float,
-                  pitches: str = "spread") -> np.ndarray:
+                  pitches: str = "leaps") -> np.ndarray:
     """A melody for one player: silent lead-in (:func:`cue_range`), then notes and rests on a major scale.
 
     Tempo and key come from (seed, name) so a piece's parts share them; the cue, rhythm and
     pitches from (seed, name, part, instrument). Pitches are in ``MELODY_RANGE[instrument]``,
     detuned by up to 8 cents (URMP's pitches are measured means, not quantised).
 
-    ``pitches`` (:data:`PITCH_MODES`): ``spread`` draws each note uniformly from the range's scale
-    keys. A few seconds of demo stand for a URMP part of minutes, whose notes cover the
-    instrument's range; a random ``walk`` over 3-7 notes stays in one register, so an instrument
-    with a single take per split (bassoon, double bass) was heard in disjoint registers in train
-    and test (seed 0: double bass MIDI 29-33 against 42-47), and no encoder trained on the first
-    recognised the second. ``walk`` is kept to regenerate the earlier demo.
+    ``pitches`` (:data:`PITCH_MODES`): a few seconds of demo stand for a URMP part of minutes,
+    whose notes cover the instrument's range. A ``walk`` over 3-7 notes stays in one register, so
+    an instrument with a single take per split (bassoon, double bass) was heard in disjoint
+    registers in train and test (seed 0: double bass MIDI 29-33 against 42-47) and no encoder
+    trained on the first recognised the second. ``spread`` fixes that but makes every note a
+    leap, so a 0.5 s window's first frame (the image) often shows another note than the
+    window's median pitch. ``leaps`` (default) keeps melodic steps and leaps now and then.
 
     Returns ``np.ndarray [shape=(n_notes, 3)]``: onset (s), pitch (Hz), duration (s); notes end
     before ``duration_s``.
@@ -146,11 +152,15 @@ def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: 
             continue
         if pitches == "walk":
             index = int(np.clip(index + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]), 0, len(keys) - 1))
-        else:
+        elif pitches == "spread" or not notes or rng.random() < LEAP_PROBABILITY:
             index = int(rng.integers(len(keys)))
+        else:
+            index = int(np.clip(index + rng.choice([-2, -1, -1, 1, 1, 2]), 0, len(keys) - 1))
         legato = rng.uniform(0.8, 0.95)
         cents = rng.uniform(-8.0, 8.0)
         length = min(beats * beat_s * legato, duration_s - END_MARGIN_S - t)
+        if length < MIN_NOTE_S:
+            break
         notes.append((t, float(midi_to_hz(keys[index] + cents / 100.0)), length))
         t += beats * beat_s
     return np.array(notes, dtype=np.float64).reshape(-1, 3)
