@@ -55,7 +55,7 @@ def test_tree_has_exactly_urmp_files_per_piece_and_a_supplementary_folder(tree):
     assert sorted(p.name for p in tree.iterdir()) == sorted(PIECES + ["Supplementary_Files"])
     assert [p.name for p in urmp.list_piece_dirs(tree)] == sorted(PIECES)
     readme = (tree / "Supplementary_Files" / "readme.txt").read_text()
-    assert readme.startswith("Demo URMP tree") and "\npitches: leaps\n" in readme
+    assert readme.startswith("Demo URMP tree") and "\npitches: spread\n" in readme
     for dir_name in PIECES:
         piece = urmp.parse_piece_dir(dir_name)
         expected = {f"Vid_{dir_name}.mp4", f"AuMix_{dir_name}.wav", f"Sco_{dir_name}.mid"}
