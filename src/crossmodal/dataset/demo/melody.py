@@ -75,9 +75,11 @@ MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
 
 #: How a seeded melody picks its pitches (config ``demo.pitches``): ``spread`` draws every note
 #: from the whole melody range; ``leaps`` steps one or two scale degrees from the previous note
-#: and, with probability LEAP_PROBABILITY, leaps to any key of the range; ``walk`` (the demo
-#: before these options) steps up to three degrees from a start in the middle of the range.
+#: and, with probability LEAP_PROBABILITY, leaps to any key of the range; ``walk`` (the earlier
+#: demo's melodies, now without SILENT_KEYS and notes under MIN_NOTE_S) steps up to three
+#: degrees from a start in the middle of the range.
 PITCH_MODES = ("spread", "leaps", "walk")
+DEFAULT_PITCH_MODE = "spread"
 LEAP_PROBABILITY = 0.3
 
 
@@ -114,7 +116,7 @@ def cue_range(duration_s: float) -> tuple[float, float]:
 
 
 def seeded_melody(seed: int, name: str, part: int, instrument: str, duration_s: float,
-                  pitches: str = "spread") -> np.ndarray:
+                  pitches: str = DEFAULT_PITCH_MODE) -> np.ndarray:
     """A melody for one player: silent lead-in (:func:`cue_range`), then notes and rests on a major scale.
 
     Tempo and key come from (seed, name) so a piece's parts share them; the cue, rhythm and
