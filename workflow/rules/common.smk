@@ -124,6 +124,15 @@ def piece_boxes(wildcards):
     return "--boxes " + " ".join(f"{json.dumps(l)},{json.dumps(r)}" for l, r in boxes) if boxes else ""
 
 
+def piece_probed(wildcards):
+    """--probed WIDTH HEIGHT FPS DURATION_S of the piece's video as the tracks checkpoint probed it
+    (floats by repr, so they arrive exact), saving extraction a second ffprobe. Not recorded
+    (Untracked): the values follow from the video, an input, so adding them reruns nothing."""
+    first = piece_tracks(wildcards).iloc[0]
+    sizes = f"{int(first['video_width'])} {int(first['video_height'])}"
+    return Untracked(f"--probed {sizes} {float(first['fps'])!r} {float(first['video_duration_s'])!r}")
+
+
 def piece_job(wildcards, threads):
     """Memory (MB) and runtime (min) of the piece's extraction job, from its video and tracks."""
     from crossmodal.dataset.extract import job_size

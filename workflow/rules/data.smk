@@ -85,6 +85,7 @@ rule extract_piece:
         ),
         n_parts=piece_field("n_parts"),
         boxes=piece_boxes,
+        probed=piece_probed,
         panel_fit=config["dataset"]["panel_fit"],
         window=config["dataset"]["window_s"],
         stride=config["dataset"]["stride_s"],
@@ -100,7 +101,7 @@ rule extract_piece:
     priority: DATA_PRIORITY
     shell:
         "crossmodal extract --piece {wildcards.piece} --video {input.video} --panels {params.n_parts}"
-        " {params.tracks} {params.boxes} --panel-fit {params.panel_fit} --window {params.window}"
+        " {params.tracks} {params.boxes} {params.probed} --panel-fit {params.panel_fit} --window {params.window}"
         " --stride {params.stride} --sr {params.sr} --image-size {params.image_size}"
         " --threads {threads} --out-root {params.out_root} --summary {output.summary} 2> {log}"
 

@@ -547,16 +547,40 @@ def _probe_audio(audio: Path, sr: int, grid: WindowGrid, window_s: float) -> int
     return samples
 
 
+#: The media.video_info keys extraction reads, in --probed's order, with their types.
+PROBED = {"width": int, "height": int, "fps": float, "duration_s": float}
+
+
+def probed_info(video: Path, values) -> dict:
+    """The video's PROBED values (text, as --probed passes them, or numbers) as media.video_info
+    gives them; ValueError naming the video and the value when one is not a positive number."""
+    if len(values) != len(PROBED):
+        raise ValueError(f"{video}: probed values {list(values)} are not {' '.join(PROBED)}")
+    info = {}
+    for (key, kind), value in zip(PROBED.items(), values):
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not math.isfinite(number) or number <= 0:
+            raise ValueError(f"{video}: probed {key} {value!r} is not a positive number")
+        info[key] = number
+    return info
+
+
 def extract_piece(
     video: Path, tracks: list[TrackSpec], panels: int, window_s: float, stride_s: float, sr: int,
     image_size: int, fit: str = "stretch", boxes: list | None = None, piece: str = "", threads: int = 1,
+    vinfo: dict | None = None,
 ) -> list[TrackResult]:
     """Every listed player's frames, audio and windows from ONE decode of the piece's video.
 
     Per track, D = min(video duration, its audio's duration) and windows k = 0 ..
     floor((D - window) / stride); its image is the first frame at or after k * stride, cut to
     its panel (``boxes``, a data.panels override, else equal widths) and fitted by ``fit``.
-    The tracks' audio is read and resampled in threads while ffmpeg decodes.
+    The tracks' audio is read and resampled in threads while ffmpeg decodes. ``vinfo``: the
+    video's PROBED values as the tracks manifest holds them, so that ffmpeg starts without
+    waiting for a second ffprobe; without it the video is probed.
     """
     video = Path(video)
     grid = WindowGrid(to_ms(window_s, "window"), to_ms(stride_s, "stride"), sr)
@@ -567,7 +591,7 @@ def extract_piece(
     _check_tracks(tracks, panels, video)
     if not video.is_file():
         raise media.MediaError(f"{video}: file does not exist")
-    vinfo = media.video_info(video)
+    vinfo = media.video_info(video) if vinfo is None else probed_info(video, [vinfo[k] for k in PROBED])
     width, height = vinfo["width"], vinfo["height"]
     all_boxes = panel_boxes(width, panels, boxes, piece=piece)
     track_boxes = [all_boxes[t.part - 1] for t in tracks]
@@ -747,6 +771,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr", type=int, default=44100, help="audio sample rate, Hz (default 44100)")
     parser.add_argument("--image-size", type=int, default=64, help="image side, px (default 64)")
     parser.add_argument("--threads", type=int, default=1, help="ffmpeg decoding threads")
+    parser.add_argument("--probed", nargs=4, metavar=("WIDTH", "HEIGHT", "FPS", "DURATION_S"),
+                        help="the video's size, frame rate and duration as the tracks manifest probed them "
+                             "(saves a second ffprobe); without it the video is probed")
 
 
 def _jobs(args: argparse.Namespace) -> list[tuple[TrackSpec, Path]]:
@@ -778,9 +805,10 @@ def run(args: argparse.Namespace) -> None:
 
     tracks = [spec for spec, _ in jobs]
     try:
+        vinfo = probed_info(args.video, args.probed) if args.probed else None
         results = extract_piece(args.video, tracks, args.panels, args.window, args.stride, args.sr,
                                 args.image_size, fit=args.panel_fit, boxes=args.boxes, piece=args.piece,
-                                threads=args.threads)
+                                threads=args.threads, vinfo=vinfo)
         for result, (_, out_dir) in zip(results, jobs):
             write_outputs(out_dir, result.frames, result.audio, result.windows)
         if args.summary:
