@@ -39,6 +39,27 @@ def test_a_broken_f0_file_is_refused_naming_it(tmp_path):
         pitch_windows.read_f0s(tmp_path / "missing.txt")
 
 
+def test_pitch_at_an_image_is_the_nearest_f0_frame_and_null_where_it_is_unvoiced():
+    times = np.array([0.0, 0.01, 0.02, 0.03])
+    f0 = np.array([0.0, 440.0, 450.0, 0.0])
+    at = np.array([-1.0, 0.004, 0.006, 0.0149, 0.021, 0.026, 5.0])
+    got = pitch_windows.pitch_at(times, f0, at)
+    assert np.isnan(got[[0, 1, 5, 6]]).all()          # nearest frames 0, 0, 3, 3: unvoiced
+    assert got[[2, 3, 4]].tolist() == [440.0, 440.0, 450.0]
+    assert np.isnan(pitch_windows.pitch_at(np.zeros(0), np.zeros(0), at)).all()
+
+
+def test_voiced_ids_keep_the_split_the_instruments_and_a_pitch_in_the_judged_column():
+    windows = pd.DataFrame({"window_id": range(5), "split": ["train"] * 4 + ["test"],
+                            "instrument": ["cello", "viola", "flute", "cello", "cello"]})
+    pitch = pd.DataFrame({"f0_hz": [220.0, 220.0, 220.0, np.nan, 220.0], "voiced_fraction": [1, 1, 1, 0, 1.0],
+                          "frame_f0_hz": [np.nan, 230.0, 230.0, np.nan, 230.0]})
+    assert pitch_windows.voiced_ids(windows, pitch, "train").tolist() == [0, 1, 2]
+    assert pitch_windows.voiced_ids(windows, pitch, "train", ["cello", "viola"]).tolist() == [0, 1]
+    assert pitch_windows.voiced_ids(windows, pitch, "train", "cello", column="frame_f0_hz").tolist() == []
+    assert pitch_windows.voiced_ids(windows, pitch, "test", "cello", column="frame_f0_hz").tolist() == [4]
+
+
 def test_estimate_finds_a_tone_and_its_silence():
     sr = 44100
     t = np.arange(sr) / sr
@@ -56,7 +77,7 @@ def test_pitch_table_uses_the_f0_file_where_there_is_one_and_estimates_elsewhere
     rows = []
     for track in ("a", "b"):
         for k in range(3):
-            rows.append({"window_id": len(rows), "track_id": track, "start_s": 0.1 * k,
+            rows.append({"window_id": len(rows), "track_id": track, "start_s": 0.1 * k, "frame_time_s": 0.1 * k + 0.02,
                          "audio_start": 4410 * k, "audio_stop": 4410 * k + 22050,
                          "audio_path": str(tmp_path / "audio.npy")})
     tracks = pd.DataFrame({"track_id": ["a", "b"], "f0_path": [str(_f0_file(tmp_path, np.full(100, 440.0))), None]})
@@ -65,6 +86,7 @@ def test_pitch_table_uses_the_f0_file_where_there_is_one_and_estimates_elsewhere
     assert table["f0_source"].tolist() == ["annotation"] * 3 + ["yin"] * 3
     assert np.allclose(table["f0_hz"][:3], 440.0)
     assert np.allclose(table["f0_hz"][3:], 330.0, rtol=0.01)
+    assert np.allclose(table["frame_f0_hz"][:3], 440.0) and np.allclose(table["frame_f0_hz"][3:], 330.0, rtol=0.01)
     manifests.write(table, tmp_path / "pitch.parquet", "window_pitch")  # fits its schema
     assert pitch_windows.read_pitch(tmp_path / "pitch.parquet", 6)["f0_hz"].notna().all()
 
@@ -102,7 +124,7 @@ def image_judge(tmp_path_factory):
     net, extra, run = judges.train_judge("image", _frames(pitch, rng), pitch, tmp_path_factory.mktemp("judge"),
                                          epochs=12, batch_size=32, learning_rate=2e-3, width=8, seed=0, device="cpu")
     path = run.out_dir / "model.pt"
-    run.save_final(path, {**extra, "instrument": "violin"})
+    run.save_final(path, extra)
     return judges.PitchJudge(path)
 
 
@@ -122,7 +144,28 @@ def test_image_judge_reads_pitch_and_a_perfect_generator_matches_the_real_ceilin
     assert abs(row_ignores["spearman"]) < 0.3
     constant = image_judge(np.repeat(_frames(np.array([60.0]), rng), 120, axis=0))
     assert agreement.agreement_row("x", "violin", constant, true, real, groups, n_boot=50)["spearman"] == 0.0
-    assert image_judge.instrument == "violin"
+    assert image_judge.instruments == [""] and image_judge.target == "window"
+
+
+def test_one_image_judge_reads_each_instrument_on_its_own_scale(tmp_path):
+    """Two instruments whose hands sit alike for pitches an octave apart: one net, two scales."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(4)
+    position = rng.uniform(48, 84, 240)
+    groups = np.array(["cello", "violin"] * 120)
+    pitch = np.where(groups == "cello", position - 12.0, position)   # same pose, an octave lower
+    net, extra, run = judges.train_judge("image", _frames(position, rng), pitch, tmp_path, epochs=12, batch_size=32,
+                                         learning_rate=2e-3, width=8, seed=0, device="cpu", groups=groups,
+                                         target="frame")
+    run.save_final(tmp_path / "model.pt", extra)
+    judge = judges.PitchJudge(tmp_path / "model.pt")
+    assert judge.instruments == ["cello", "violin"] and judge.column == "frame_f0_hz"
+    frames = _frames(np.array([54.0, 66.0, 78.0]), rng)
+    assert np.allclose(judge(frames, "violin") - judge(frames, "cello"), 12.0, atol=1.5)
+    assert np.allclose(judge(frames, "violin"), [54.0, 66.0, 78.0], atol=4.0)
+    with pytest.raises(ValueError, match="pitch judge target"):
+        judges.train_judge("image", frames, np.zeros(3), tmp_path / "bad", epochs=1, batch_size=2,
+                           learning_rate=1e-3, width=4, seed=0, device="cpu", target="median")
 
 
 def test_sound_judge_reads_pitch_from_lms(tmp_path):

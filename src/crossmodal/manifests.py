@@ -75,6 +75,7 @@ WINDOW_PITCH_SCHEMA = pa.schema([
     pa.field("track_id", pa.string(), nullable=False),
     pa.field("f0_hz", pa.float64(), nullable=True),          # median voiced F0; null: no voiced frame
     pa.field("voiced_fraction", pa.float64(), nullable=False),  # share of the window's F0 frames voiced
+    pa.field("frame_f0_hz", pa.float64(), nullable=True),    # F0 at the window's image; null: unvoiced there
     pa.field("f0_source", pa.string(), nullable=False),      # annotation (URMP F0s file) | yin (estimated)
 ])
 

@@ -121,13 +121,10 @@ rule eval_i2s:
 rule eval_pose:
     input:
         expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
-        expand(
-            f"{RESULTS}/models/pitch_judges/image_{{pose_instrument}}/model.pt",
-            pose_instrument=GAN["pose_instruments"],
-        ),
         windows=rules.windows.output[0],
         encodings=S2I_ENCODINGS["S2I-C"],
         pitch=f"{RESULTS}/manifests/pitch.parquet",
+        judge=f"{RESULTS}/models/pitch_judges/image/model.pt",
     output:
         report(f"{FIGURES}/fig10_pose.png", caption="../report/fig10.rst", category="Evaluation"),
     log:
@@ -135,10 +132,7 @@ rule eval_pose:
     benchmark:
         f"{BENCH}/eval_pose.tsv"
     params:
-        gans=" ".join(
-            f"--gan {i} {GAN_DIR}/pose_s2i_{i}/model.pt --pitch-judge {i} {RESULTS}/models/pitch_judges/image_{i}/model.pt"
-            for i in GAN["pose_instruments"]
-        ),
+        gans=" ".join(f"--gan {i} {GAN_DIR}/pose_s2i_{i}/model.pt" for i in GAN["pose_instruments"]),
         length=EVAL["pose_length"],
         step=EVAL["pose_step"],
         runtime=EVAL_RUNTIME,
@@ -147,6 +141,7 @@ rule eval_pose:
     priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-pose --windows {input.windows} --encodings {input.encodings} --pitch {input.pitch} {params.gans}"
+        " --pitch-judge {input.judge}"
         " --length {params.length} --step {params.step} {params.runtime} --out {output}"
         " --device {params.device} --threads {threads} 2> {log}"
 
@@ -178,25 +173,28 @@ rule window_pitch:
         "crossmodal window-pitch --windows {input.windows} --tracks {input.tracks} --sr {params.sr} --out {output} 2> {log}"
 
 
+# One image judge reads every pose instrument, each on its own scale (crossmodal.pitch.judges).
 rule pitch_judge_image:
     input:
         windows=rules.windows.output[0],
         pitch=rules.window_pitch.output[0],
     output:
-        f"{PITCH_DIR}/image_{{pose_instrument}}/model.pt",
+        f"{PITCH_DIR}/image/model.pt",
     log:
-        f"{LOGS}/pitch_judge_image_{{pose_instrument}}.log",
+        f"{LOGS}/pitch_judge_image.log",
     benchmark:
-        f"{BENCH}/pitch_judge_image_{{pose_instrument}}.tsv"
+        f"{BENCH}/pitch_judge_image.tsv"
     params:
         flags=PITCH_JUDGE_FLAGS,
+        instruments=" ".join(GAN["pose_instruments"]),
+        target=PITCH["image_target"],
         amp=AMP,
         device=DEVICE,
     threads: 1
     priority: EVAL_PRIORITY
     shell:
-        "crossmodal pitch-judge --kind image --instrument {wildcards.pose_instrument} --windows {input.windows}"
-        " --pitch {input.pitch} {params.flags} --device {params.device} --amp {params.amp}"
+        "crossmodal pitch-judge --kind image --instruments {params.instruments} --target {params.target}"
+        " --windows {input.windows} --pitch {input.pitch} {params.flags} --device {params.device} --amp {params.amp}"
         " --threads {threads} --out {output} 2> {log}"
 
 
@@ -218,15 +216,16 @@ rule pitch_judge_sound:
     threads: 1
     priority: EVAL_PRIORITY
     shell:
-        "crossmodal pitch-judge --kind sound --windows {input.windows} --pitch {input.pitch} --lms {input.lms}"
+        "crossmodal pitch-judge --kind sound --target window --windows {input.windows} --pitch {input.pitch}"
+        " --lms {input.lms}"
         " {params.flags} --device {params.device} --amp {params.amp} --threads {threads} --out {output} 2> {log}"
 
 
 rule eval_pitch:
     input:
         expand(f"{GAN_DIR}/pose_s2i_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
-        expand(f"{PITCH_DIR}/image_{{pose_instrument}}/model.pt", pose_instrument=GAN["pose_instruments"]),
         windows=rules.windows.output[0],
+        image_judge=rules.pitch_judge_image.output[0],
         pitch=rules.window_pitch.output[0],
         sound_encodings=S2I_ENCODINGS["S2I-C"],
         s2i_c=f"{GAN_DIR}/s2i_c/model.pt",
@@ -241,10 +240,7 @@ rule eval_pitch:
     benchmark:
         f"{BENCH}/eval_pitch.tsv"
     params:
-        models=" ".join(
-            f"--pose {i} {GAN_DIR}/pose_s2i_{i}/model.pt --image-judge {i} {PITCH_DIR}/image_{i}/model.pt"
-            for i in GAN["pose_instruments"]
-        ),
+        models=" ".join(f"--pose {i} {GAN_DIR}/pose_s2i_{i}/model.pt" for i in GAN["pose_instruments"]),
         min_voiced=PITCH["min_voiced_fraction"],
         n_boot=EVAL["bootstrap"],
         runtime=EVAL_RUNTIME,
@@ -253,7 +249,8 @@ rule eval_pitch:
     priority: EVAL_PRIORITY
     shell:
         "crossmodal eval-pitch --windows {input.windows} --pitch {input.pitch} --sound-encodings {input.sound_encodings}"
-        " {params.models} --s2i-c {input.s2i_c} --i2s {input.i2s} --image-encodings {input.image_encodings}"
+        " {params.models} --image-judge {input.image_judge} --s2i-c {input.s2i_c} --i2s {input.i2s}"
+        " --image-encodings {input.image_encodings}"
         " --sound-judge {input.sound_judge} --lms {input.lms} --min-voiced {params.min_voiced}"
         " --n-boot {params.n_boot} {params.runtime} --out {output} --device {params.device}"
         " --threads {threads} 2> {log}"

@@ -34,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step", type=int, default=5, help="windows between two shown sounds (5 = 0.5 s)")
     parser.add_argument("--pitch", help="pitch.parquet: with --pitch-judge, each generated image is captioned "
                                         "with its sound's pitch and the image pitch judge's reading")
-    parser.add_argument("--pitch-judge", nargs=2, action="append", default=[], metavar=("INSTRUMENT", "MODEL"),
-                        help="an image pitch judge (crossmodal pitch-judge) per pose instrument")
+    parser.add_argument("--pitch-judge", help="the image pitch judge (crossmodal pitch-judge) of the pose instruments")
     add_runtime_arguments(parser)
     parser.add_argument("--out", required=True, help="output: fig10_pose.png")
 
@@ -55,14 +54,14 @@ def run(args: argparse.Namespace) -> None:
     device = device_from(args)
     windows = read_windows(args.windows)
     encodings = open_encodings(args.encodings, len(windows))
-    pitch, judges = None, {}
-    if args.pitch:
+    pitch, judge = None, None
+    if args.pitch and args.pitch_judge:
         from crossmodal.pitch import hz_to_semitones
         from crossmodal.pitch.judges import PitchJudge
         from crossmodal.pitch.windows import read_pitch
 
-        pitch = hz_to_semitones(read_pitch(args.pitch, len(windows))["f0_hz"].to_numpy())
-        judges = {name: PitchJudge(path, device, args.batch_size) for name, path in args.pitch_judge}
+        judge = PitchJudge(args.pitch_judge, device, args.batch_size)
+        pitch = hz_to_semitones(read_pitch(args.pitch, len(windows))[judge.column].to_numpy())  # what it learnt
     rows = []
     for instrument, model_path in args.gan:
         split = "test"
@@ -79,10 +78,10 @@ def run(args: argparse.Namespace) -> None:
         track = windows.at[int(ids[0]), "track_id"]
         label = f"{instrument.replace('_', ' ')}\n{track}" + ("" if split == "test" else "\n(train sounds)")
         captions = None
-        if pitch is not None and instrument in judges:
+        if judge is not None and instrument in judge.instruments:
             from crossmodal.pitch import note_name
 
-            readings = judges[instrument](generated)
+            readings = judge(generated, instrument)
             captions = [f"sound {note_name(pitch[w])}\njudge {note_name(r)}" for w, r in zip(ids, readings)]
         rows.append((label, list(real), list(generated), captions))
         log.info("%s: %d sounds of %s (%s split)", instrument, len(ids), track, split)

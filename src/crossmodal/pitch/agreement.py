@@ -5,9 +5,12 @@ a model generated from the window's input, and Spearman's rank correlation with 
 true pitch says how well the output follows it:
 
 * every pose-oriented S2I model, and S2I-C, on the images generated from an instrument's sounds,
-  read by that instrument's image judge (S2I-C is judged where an image judge exists);
-* I2S on the LMS generated from each window's image, read by the sound judge, per instrument
-  and over all ("all" also rewards getting the instrument's register right, not only the pitch).
+  read by the image judge on that instrument's scale (S2I-C per instrument the judge reads), and
+  compared with the pitch the judge learnt: by default the F0 at the window's image (the first
+  frame, whose pose the generator is trained to draw; ``frame_f0_hz``);
+* I2S on the LMS generated from each window's image, read by the sound judge, against the
+  window's median F0 (``f0_hz``: an LMS covers the whole window), per instrument and over all
+  ("all" also rewards getting the instrument's register right, not only the pitch).
 
 Beside it, per row: ``real_spearman``, the same judge on the real outputs (real frames, real
 LMS: the ceiling, and the check that the judge works); ``shuffled_spearman``, the generated
@@ -49,22 +52,13 @@ def agreement_row(model: str, instrument: str, judged: np.ndarray, true: np.ndar
             "real_spearman": stats.spearman(real_judged, true), "shuffled_spearman": stats.spearman(judged, shuffled)}
 
 
-def voiced_ids(windows: pd.DataFrame, pitch: pd.DataFrame, split: str, instrument: str | None = None,
-               min_voiced: float = MIN_VOICED_FRACTION) -> np.ndarray:
-    keep = (windows["split"] == split) & pitch["f0_hz"].notna() & (pitch["voiced_fraction"] >= min_voiced)
-    if instrument is not None:
-        keep &= windows["instrument"] == instrument
-    return windows.loc[keep, "window_id"].to_numpy()
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from crossmodal.evaluation.inputs import add_runtime_arguments
 
     parser.add_argument("--windows", required=True, help="windows manifest (Parquet)")
     parser.add_argument("--pitch", required=True, help="pitch.parquet")
     parser.add_argument("--sound-encodings", required=True, help="sound encodings S2I-C and the pose models take")
-    parser.add_argument("--image-judge", nargs=2, action="append", default=[], metavar=("INSTRUMENT", "MODEL"),
-                        help="an image pitch judge and its instrument; repeat")
+    parser.add_argument("--image-judge", help="the image pitch judge's model.pt (needed with --pose, --s2i-c)")
     parser.add_argument("--pose", nargs=2, action="append", default=[], metavar=("INSTRUMENT", "MODEL"),
                         help="a pose S2I model and its instrument; repeat")
     parser.add_argument("--s2i-c", help="S2I-C's model.pt (judged per instrument that has an image judge)")
@@ -79,10 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output: pitch_agreement.csv")
 
 
-def _judged_images(judge, generator, encodings, ids, seed, device, batch_size) -> np.ndarray:
+def _judged_images(judge, instrument, generator, encodings, ids, seed, device, batch_size) -> np.ndarray:
     from crossmodal.evaluation.generate import iter_images
 
-    out = [judge(images) for images in iter_images(generator, encodings[ids], ids, seed, device, batch_size)]
+    out = [judge(images, instrument) for images in iter_images(generator, encodings[ids], ids, seed, device, batch_size)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -92,36 +86,36 @@ def run(args: argparse.Namespace) -> None:
     from crossmodal.evaluation.inputs import load_generator, open_encodings
     from crossmodal.manifests import read_windows
     from crossmodal.pitch.judges import PitchJudge
-    from crossmodal.pitch.windows import read_pitch
+    from crossmodal.pitch.windows import read_pitch, voiced_ids
     from crossmodal.training import device_from
 
     started = time.perf_counter()
     device = device_from(args)
     windows = read_windows(args.windows)
     pitch = read_pitch(args.pitch, len(windows))
-    semitones = hz_to_semitones(pitch["f0_hz"].to_numpy())
     tracks = windows["track_id"].to_numpy()
-    judges = {instrument: PitchJudge(path, device, args.batch_size) for instrument, path in args.image_judge}
+    image_judge = PitchJudge(args.image_judge, device, args.batch_size) if args.image_judge else None
     sound_codes = open_encodings(args.sound_encodings, len(windows))
     rows = []
 
     def image_rows(model_name: str, instrument: str, model_path: str) -> None:
-        if instrument not in judges:
-            raise ValueError(f"no --image-judge for {instrument}, needed to judge {model_name}")
-        ids = voiced_ids(windows, pitch, args.split, instrument, args.min_voiced)
+        if image_judge is None or instrument not in image_judge.instruments:
+            raise ValueError(f"no --image-judge that reads {instrument}, needed to judge {model_name}")
+        ids = voiced_ids(windows, pitch, args.split, instrument, args.min_voiced, image_judge.column)
         if len(ids) < 3:
             log.warning("%s: %d voiced %s windows of %s; no pitch agreement", model_name, len(ids), args.split, instrument)
             rows.append({"model": model_name, "instrument": instrument, "n": int(len(ids))})
             return
         generator, _ = load_generator(model_path, "s2i", device)
-        judged = _judged_images(judges[instrument], generator, sound_codes, ids, args.seed, device, args.batch_size)
-        real = judges[instrument](store.load_frames(windows.iloc[ids]))
-        rows.append(agreement_row(model_name, instrument, judged, semitones[ids], real, tracks[ids], args.seed, args.n_boot))
+        judged = _judged_images(image_judge, instrument, generator, sound_codes, ids, args.seed, device, args.batch_size)
+        real = image_judge(store.load_frames(windows.iloc[ids]), instrument)
+        true = hz_to_semitones(pitch[image_judge.column].to_numpy()[ids])
+        rows.append(agreement_row(model_name, instrument, judged, true, real, tracks[ids], args.seed, args.n_boot))
 
     for instrument, model_path in args.pose:
         image_rows("pose S2I", instrument, model_path)
     if args.s2i_c:
-        for instrument in judges:
+        for instrument in image_judge.instruments if image_judge else []:
             image_rows("S2I-C", instrument, args.s2i_c)
     if args.i2s:
         if not (args.image_encodings and args.sound_judge and args.lms):
@@ -129,7 +123,8 @@ def run(args: argparse.Namespace) -> None:
         judge = PitchJudge(args.sound_judge, device, args.batch_size)
         lms = store.open_array(args.lms, rows=len(windows))
         generator, _ = load_generator(args.i2s, "i2s", device)
-        ids = voiced_ids(windows, pitch, args.split, None, args.min_voiced)
+        ids = voiced_ids(windows, pitch, args.split, None, args.min_voiced, judge.column)
+        semitones = hz_to_semitones(pitch[judge.column].to_numpy())
         codes = open_encodings(args.image_encodings, len(windows))
         judged = np.concatenate([judge(x) for x in iter_lms(generator, codes[ids], ids, args.seed, lms.shape[2],
                                                            device, args.batch_size)] or [np.zeros(0)])

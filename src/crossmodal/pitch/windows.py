@@ -1,4 +1,5 @@
-"""The pitch of every window: median voiced F0 and the share of voiced frames (pitch.parquet).
+"""The pitch of every window: median voiced F0, the share of voiced frames, and the F0 at the
+window's image (pitch.parquet).
 
 From the track's URMP F0s file when it has one (``time<TAB>F0`` lines, 10 ms apart, F0 0 where
 the player is silent; the demo writes them too): the frames whose time falls in the window's
@@ -9,6 +10,11 @@ its own voicing but takes ~2.5 s per second of audio on one core (hours on URMP)
 ~0.03 s. ``f0_source`` says which a window got, so an estimate is never taken for an annotation.
 
 A window with no voiced frame has ``f0_hz`` null, never a filled-in value.
+
+``frame_f0_hz`` is the F0 of the one F0 frame nearest the window's image (``frame_time_s``, the
+first video frame of the window, as the paper pairs them), null when that frame is unvoiced: the
+pitch whose pose the image shows. In a window holding two notes it is the first one's, where
+``f0_hz`` is the one sounding longest.
 """
 
 from __future__ import annotations
@@ -75,6 +81,28 @@ def window_pitch(times: np.ndarray, f0: np.ndarray, starts: np.ndarray, stops: n
     return out_f0, voiced_share
 
 
+def pitch_at(times: np.ndarray, f0: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """F0 (Hz) of the F0 frame nearest each time in ``at`` (s), NaN where that frame is unvoiced."""
+    if times.size == 0:
+        return np.full(len(at), np.nan)
+    right = np.clip(np.searchsorted(times, at), 0, times.size - 1)
+    left = np.clip(right - 1, 0, times.size - 1)
+    nearest = np.where(np.abs(times[left] - at) <= np.abs(times[right] - at), left, right)
+    values = f0[nearest]
+    return np.where(values > 0, values, np.nan)
+
+
+def voiced_ids(windows: pd.DataFrame, pitch: pd.DataFrame, split: str, instruments=None,
+               min_voiced: float = 0.5, column: str = "f0_hz") -> np.ndarray:
+    """window_ids that pitch is learnt from or judged on: windows of ``split`` (and of
+    ``instruments``, a name or a list, when given) with at least ``min_voiced`` of their F0
+    frames voiced and a pitch in ``column`` (``f0_hz`` or ``frame_f0_hz``)."""
+    keep = (windows["split"] == split) & pitch[column].notna() & (pitch["voiced_fraction"] >= min_voiced)
+    if instruments is not None:
+        keep &= windows["instrument"].isin([instruments] if isinstance(instruments, str) else list(instruments))
+    return windows.loc[keep, "window_id"].to_numpy()
+
+
 def estimate_f0(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """A track's F0 frames from its sound, float [samples] at ``sr``: (times s, F0 Hz, 0 = unvoiced)."""
     import librosa
@@ -99,6 +127,7 @@ def track_pitch(windows: pd.DataFrame, f0_path: str | None, sr: int) -> pd.DataF
         times, f0 = read_f0s(f0_path)
         starts = windows["start_s"].to_numpy(np.float64)
         stops = starts + (windows["audio_stop"] - windows["audio_start"]).to_numpy() / sr
+        frames = windows["frame_time_s"].to_numpy(np.float64)
         source = "annotation"
     else:
         from crossmodal import store
@@ -111,10 +140,13 @@ def track_pitch(windows: pd.DataFrame, f0_path: str | None, sr: int) -> pd.DataF
             raise PitchError(f"{audio_path}: {err}") from err
         starts = windows["audio_start"].to_numpy() / sr
         stops = windows["audio_stop"].to_numpy() / sr
+        # the estimate runs on audio.npy's timeline: the image sits as far into the window as on the video's
+        frames = starts + (windows["frame_time_s"] - windows["start_s"]).to_numpy(np.float64)
         source = "yin"
     hz, share = window_pitch(times, f0, starts, stops)
     return pd.DataFrame({"window_id": windows["window_id"].to_numpy(np.int64), "track_id": windows["track_id"].to_numpy(),
-                         "f0_hz": hz, "voiced_fraction": share, "f0_source": source})
+                         "f0_hz": hz, "voiced_fraction": share, "frame_f0_hz": pitch_at(times, f0, frames),
+                         "f0_source": source})
 
 
 def pitch_table(windows: pd.DataFrame, tracks: pd.DataFrame, sr: int) -> pd.DataFrame:
