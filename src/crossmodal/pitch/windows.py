@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from crossmodal import manifests
+from crossmodal.pitch import MIN_VOICED_FRACTION
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def pitch_at(times: np.ndarray, f0: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def voiced_ids(windows: pd.DataFrame, pitch: pd.DataFrame, split: str, instruments=None,
-               min_voiced: float = 0.5, column: str = "f0_hz") -> np.ndarray:
+               min_voiced: float = MIN_VOICED_FRACTION, column: str = "f0_hz") -> np.ndarray:
     """window_ids that pitch is learnt from or judged on: windows of ``split`` (and of
     ``instruments``, a name or a list, when given) with at least ``min_voiced`` of their F0
     frames voiced and a pitch in ``column`` (``f0_hz`` or ``frame_f0_hz``)."""
