@@ -340,6 +340,12 @@ def test_a_features_setting_reruns_exactly_the_jobs_downstream_of_its_stores(run
     assert plan == downstream_jobs(run, changed_reps, extra)
 
 
+def test_the_image_judges_target_reruns_the_judge_and_what_it_scores_nothing_else(run):
+    (run / "image_target.yaml").write_text("pitch: {image_target: window}\n")
+    plan = planned_rules(run, "all", extra=("--configfile", "config.yaml", "tiny.yaml", "image_target.yaml"))
+    assert plan == {"pitch_judge_image": 1, "eval_pitch": 1, "eval_pose": 1, "all": 1}
+
+
 # ---------------------------------------------------------------- report
 def plain_words(text: str) -> list[str]:
     """The words of a caption with HTML tags, rst markup and entities gone."""
