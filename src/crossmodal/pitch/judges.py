@@ -6,11 +6,11 @@ at the pitch the image shows. To measure both, a judge per modality learns pitch
 pairs of the train split, voiced windows only:
 
 * image judge, one for the pose instruments: four strided 3x3 convs on the 64x64 frame, one FC
-  layer, one output, read on each instrument's own scale (targets are standardised per
-  instrument: the same hand position means another pitch on a cello than on a violin). One net
-  learns from all of them because a per-instrument judge did not carry over to unseen players:
-  with the 10 train tracks of the demo's viola it reached 0.62 / 0.72 (seeds 0 / 1) on test
-  frames, trained on the violin, viola and cello frames together 0.91 / 0.95 (README);
+  layer, one output per instrument, each on its instrument's own scale (targets are
+  standardised per instrument: the same hand position means another pitch on a cello than on a
+  violin). One net learns from all of them because a per-instrument judge did not carry over to
+  unseen players: with the 10 train tracks of the demo's viola it reached 0.62 / 0.72 (seeds
+  0 / 1) on test frames, the shared one 0.92 / 0.95 (README);
 * sound judge, one for all instruments, on the LMS (dB, 128 x 44) averaged over time: three
   1-D conv + pool blocks along the mel axis and one FC layer. Chosen over a pretrained tracker
   (crepe, penn, pesto-pitch exist on PyPI, pesto-pitch with weights inside its wheel): those
