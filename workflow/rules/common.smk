@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from crossmodal import manifests
-from crossmodal.config import Untracked, validate_config
+from crossmodal.config import Untracked, job_shell_prefix, validate_config
 from crossmodal.dataset.suburmp import TRACK_ID_RE as SUBURMP_TRACK_ID_RE
 from crossmodal.urmp import TRACK_ID_RE
 
@@ -19,9 +19,10 @@ RESOURCES = config["paths"]["resources"]
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 # The interpreter running Snakemake is the project's venv; every job runs its `crossmodal`
-# command (a job on a cluster node reads this file again, so it finds the same one). The
-# prefix keeps Snakemake's own bash default, strict mode, which setting one replaces.
-shell.prefix(f'set -euo pipefail; PATH="{os.path.dirname(sys.executable)}:$PATH"; ')
+# command (a job on a cluster node reads this file again, so it finds the same one), with glibc's
+# malloc told to keep freed memory (job_shell_prefix; a GLIBC_TUNABLES set by the user wins).
+# Snakemake formats the prefix like a shell command: its braces are doubled.
+shell.prefix(job_shell_prefix(os.path.dirname(sys.executable)).replace("{", "{{").replace("}", "}}"))
 # Old spelling of `crossmodal` in shell lines, until every rule file has moved off it (the
 # linter flags it: tests/test_lint.py).
 CLI = f"{sys.executable} -m crossmodal"
