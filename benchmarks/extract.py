@@ -35,7 +35,7 @@ import soundfile as sf
 
 from crossmodal import manifests, media
 from crossmodal.config import section_defaults
-from crossmodal.dataset.extract import PROBED
+from crossmodal.dataset.decoder import PROBED
 from crossmodal.dataset.panels import PANEL_FITS
 
 OUT = Path(__file__).resolve().parent / "out"

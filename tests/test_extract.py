@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from crossmodal import cli, manifests, media
-from crossmodal.dataset import extract
+from crossmodal.dataset import decoder, extract
 
 NTSC = Fraction(30000, 1001)
 
@@ -90,7 +90,7 @@ def test_stride_that_is_not_whole_samples_floors_each_start_and_keeps_window_len
 
 def test_window_not_whole_milliseconds_is_refused():
     with pytest.raises(ValueError, match="stride"):
-        extract.to_ms(0.1234, "stride")
+        decoder.to_ms(0.1234, "stride")
 
 
 # --- frame choice ---------------------------------------------------------------------------------
@@ -329,15 +329,15 @@ def test_decoded_panel_columns_match_integer_panel_bounds_on_an_odd_width(tmp_pa
 def test_equal_panels_are_decoded_straight_at_their_fitted_size():
     # URMP's 1920 x 1080 quartet, pad: 4 players of 28 x 64 px side by side, placed, not resized.
     quartet, quintet = extract.equal_boxes(1920, 4), extract.equal_boxes(1920, 5)
-    assert extract.decode_size(1920, 1080, quartet, 64, "pad") == (112, 64)
-    assert extract.decode_size(1920, 1080, quintet, 64, "pad") == (115, 64)
-    assert extract.decode_size(1920, 1080, quartet, 64, "stretch") == (256, 64)
-    assert extract.decode_size(1920, 1080, quartet, 64, "crop") == (256, 144)  # 64 x 64 from rows 40..104
+    assert decoder.decode_size(1920, 1080, quartet, 64, "pad") == (112, 64)
+    assert decoder.decode_size(1920, 1080, quintet, 64, "pad") == (115, 64)
+    assert decoder.decode_size(1920, 1080, quartet, 64, "stretch") == (256, 64)
+    assert decoder.decode_size(1920, 1080, quartet, 64, "crop") == (256, 144)  # 64 x 64 from rows 40..104
     # Panels of unequal width (1280 / 3): one factor for both axes, each panel resized after.
-    assert extract.fitted_decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") is None
-    assert extract.decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") == (192, 108)
+    assert decoder.fitted_decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") is None
+    assert decoder.decode_size(1280, 720, extract.equal_boxes(1280, 3), 64, "pad") == (192, 108)
     # Panels smaller than the image are never enlarged by ffmpeg.
-    assert extract.decode_size(96, 48, extract.equal_boxes(96, 2), 64, "pad") == (96, 48)
+    assert decoder.decode_size(96, 48, extract.equal_boxes(96, 2), 64, "pad") == (96, 48)
 
 
 # --- one decode per piece ------------------------------------------------------------------------
@@ -368,13 +368,13 @@ def piece(video, tracks, **kw):
 def test_a_piece_is_decoded_once_for_all_its_players(unequal_piece, monkeypatch):
     video, tracks = unequal_piece
     started = []
-    real = extract.FrameDecoder.__init__
+    real = decoder.FrameDecoder.__init__
 
     def counting(self, *a, **kw):
         started.append(a)
         real(self, *a, **kw)
 
-    monkeypatch.setattr(extract.FrameDecoder, "__init__", counting)
+    monkeypatch.setattr(decoder.FrameDecoder, "__init__", counting)
     results = piece(video, tracks)
     assert len(started) == 1
     assert [r.track_id for r in results] == [t.track_id for t in tracks]
@@ -507,7 +507,7 @@ def piece_argv(video, tracks, root, *extra):
 def probed_argv(video):
     """--probed as the rule passes it: the probe's values, floats by repr."""
     info = media.video_info(video)
-    return ["--probed", *(repr(info[key]) for key in extract.PROBED)]
+    return ["--probed", *(repr(info[key]) for key in decoder.PROBED)]
 
 
 def test_probed_values_give_the_same_outputs_as_probing(unequal_piece, tmp_path):
@@ -550,4 +550,54 @@ def test_a_bad_probed_value_is_an_error_naming_the_video_and_leaves_no_output(un
     assert all(not any((root / t.track_id).iterdir()) for t in tracks)
     assert not (tmp_path / "summary.csv").exists()
     with pytest.raises(ValueError, match=r"v\.mp4: probed width"):
-        extract.probed_info(video, ["160.5", "48", "29.97", "1.5"])
+        decoder.probed_info(video, ["160.5", "48", "29.97", "1.5"])
+
+
+def test_with_probed_values_ffmpeg_starts_before_numpy_is_imported(unequal_piece, tmp_path):
+    # The import of numpy and the rest took a tenth of a 30 s 1080p quartet's decode, with the
+    # second core idle (README, issue 13): given --probed, the command starts ffmpeg first.
+    video, tracks = unequal_piece
+    argv = piece_argv(video, tracks, tmp_path / "tracks", *probed_argv(video))
+    code = ("import subprocess, sys\n"
+            "seen = []\n"
+            "popen = subprocess.Popen.__init__\n"
+            "def spy(self, args, *rest, **kwargs):\n"
+            "    seen.append((str(args[0]), 'numpy' in sys.modules))\n"
+            "    popen(self, args, *rest, **kwargs)\n"
+            "subprocess.Popen.__init__ = spy\n"
+            "from crossmodal import cli\n"
+            "rc = cli.main(sys.argv[1:])\n"
+            "print(seen)\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ((program, numpy_loaded),) = eval(done.stdout)  # one process: ffmpeg, no ffprobe
+    assert program == media.ffmpeg_exe() and numpy_loaded is False
+    for spec in tracks:
+        assert sorted(p.name for p in (tmp_path / "tracks" / spec.track_id).iterdir()) == sorted(extract.OUTPUTS)
+
+
+def test_a_failure_after_the_early_start_stops_ffmpeg_and_leaves_no_output(unequal_piece, tmp_path, caplog,
+                                                                           monkeypatch):
+    import psutil
+
+    from crossmodal.dataset import extract_step
+
+    started = []
+
+    def recording(*args, **kwargs):
+        started.append(decoder.start_piece_decoder(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(extract_step, "start_piece_decoder", recording)
+    video, tracks = unequal_piece
+    root = tmp_path / "tracks"
+    argv = piece_argv(video, tracks, root, *probed_argv(video), "--summary", str(tmp_path / "summary.csv"))
+    argv[argv.index(str(tracks[1].audio))] = str(tmp_path / "gone.wav")
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(argv) == 1
+    assert "gone.wav" in caplog.text
+    assert len(started) == 1 and started[0].proc.returncode is not None
+    assert not psutil.Process().children()  # the ffmpeg started before the audio was checked is gone
+    assert not (tmp_path / "summary.csv").exists()
+    assert all(not (root / t.track_id).exists() or not any((root / t.track_id).iterdir()) for t in tracks)

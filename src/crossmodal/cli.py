@@ -18,7 +18,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "demo": ("crossmodal.dataset.demo.build", "generate the demo URMP tree"),
     "download": ("crossmodal.dataset.download", "download URMP (whole archive or piece by piece)"),
     "tracks": ("crossmodal.dataset.tracks", "scan a URMP tree into the tracks manifest (takes, split)"),
-    "extract": ("crossmodal.dataset.extract", "extract a piece's players' frames, audio and windows (one decode)"),
+    "extract": ("crossmodal.dataset.extract_step", "extract a piece's players' frames, audio and windows (one decode)"),
     "windows": ("crossmodal.dataset.windows", "gather every track's windows into the windows manifest"),
     "dataset-report": ("crossmodal.dataset.report", "Table 2 and Fig. 6 from the windows manifest"),
     "inis-demo": ("crossmodal.dataset.demo.inis", "generate the demo INIS: class folders of pictures and of songs"),

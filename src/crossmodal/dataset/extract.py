@@ -6,13 +6,10 @@ panel (equal widths in part order, or the piece's ``data.panels`` override) and 
 S x S (``dataset.panel_fit``: stretch, pad or crop); its sound is [t, t + window) of the
 player's separated track (AuSep), downmixed to mono and resampled to ``sr``.
 
-The piece's video is decoded ONCE for all its players: ffmpeg drops frames no window can start
-with (a ``select`` with slack, so that only about one frame per stride is scaled), scales the
-whole frame down just enough to keep every panel OVERSAMPLE x S pixels wide, and pipes rgb24
-frames, while two ``showinfo`` filters print every decoded frame's index and presentation
-timestamp, and those of the piped ones, on stderr (read by a second thread, so neither pipe
-can fill up and stall ffmpeg). The exact choice is made here on those real timestamps, not by
-frame counting, and each chosen frame is cut into panels and fitted in numpy. Decoding stops
+The piece's video is decoded ONCE for all its players (:mod:`crossmodal.dataset.decoder`: one
+ffmpeg pass, frames on stdout and their timestamps on stderr). The exact choice is made here
+on those real timestamps, not by frame counting, and each chosen frame is cut into panels and
+fitted in numpy. Decoding stops
 after the last window's frame. All time arithmetic is in integers (milliseconds, samples,
 stream time-base ticks), so 0.1 s steps never drift.
 
@@ -20,34 +17,36 @@ Outputs per track in its own folder, written atomically, all three or none:
 frames.npy (uint8 [n_windows, S, S, 3], row k = window k's image), audio.npy (float32
 [n_samples], the whole track at sr) and windows.parquet (the track_windows manifest). A failed
 run removes every listed track's outputs; ``--summary`` (the piece's boxes and window counts)
-is written last.
+is written last. The command is :mod:`crossmodal.dataset.extract_step`.
 """
 
 from __future__ import annotations
 
-import argparse
-import collections
 import concurrent.futures
 import csv
 import importlib
 import io
-import json
 import logging
 import math
-import queue
-import re
-import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ffmpeg
 import numpy as np
 
 from crossmodal import media
-from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_geometry, fit_square, panel_boxes
+from crossmodal.dataset.decoder import (
+    PROBED,
+    FrameDecoder,
+    decode_size,
+    probed_info,
+    scale_boxes,
+    start_piece_decoder,
+    to_ms,
+)
+from crossmodal.dataset.panels import PANEL_FITS, equal_boxes, fit_square, panel_boxes
 
 # crossmodal.manifests imports pyarrow (a few tenths of a second of CPU): in a thread, so ffmpeg
 # starts first. The extraction process never imports pandas (its import and its teardown at exit
@@ -66,21 +65,10 @@ MIN_FRAME_SHARE = 0.9
 #: Trailing windows that lack a frame are dropped (with a warning) when the video's last frame
 #: is at most this short of them; a larger gap is an error.
 MAX_MISSING_TAIL_S = 1.0
-#: Seconds to wait for a frame's timestamp; it is printed before the frame is piped, so a wait
-#: this long means ffmpeg's output could not be parsed.
-TIMESTAMP_TIMEOUT_S = 60.0
 
 
 # ---------------------------------------------------------------------------------------------
 # Window arithmetic (pure, integer)
-
-
-def to_ms(seconds: float, name: str) -> int:
-    """``seconds`` as a positive whole number of milliseconds; ValueError naming ``name`` if not."""
-    ms = round(seconds * 1000)
-    if ms <= 0 or abs(ms - seconds * 1000) > 1e-6:
-        raise ValueError(f"{name} = {seconds} s must be a positive whole number of milliseconds")
-    return ms
 
 
 @dataclass(frozen=True)
@@ -226,19 +214,7 @@ def load_audio(path: Path, sr: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Video: one ffmpeg pass per piece, frames on stdout, timestamps on stderr
-
-_FRAME_LINE = re.compile(r"\[(decoded|kept) @ [^\]]*\] n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:")
-_TIME_BASE_LINE = re.compile(r"\[kept @ [^\]]*\] config in time_base:\s*(\d+)/(\d+)")
-#: Pipe buffer asked for (Linux), so ffmpeg keeps decoding while Python is busy elsewhere.
-PIPE_BYTES = 1 << 20
-#: Slack (s) of ffmpeg's frame preselection, far above the rounding of its float timestamps.
-SELECT_SLACK_S = 1e-6
-#: ffmpeg scales the whole frame down until a panel's narrower side keeps this many times the
-#: image side (or to no less than the video's own size); the panels are then cut and fitted
-#: from that frame in numpy, so every panel, box and fit comes from the one decode.
-OVERSAMPLE = 1
-
+# Video: panels of the frames one ffmpeg pass delivers (crossmodal.dataset.decoder)
 
 def panel_crop(width: int, height: int, panel: int, panels: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) of 1-based ``panel`` of ``panels`` equal-width panels side by side."""
@@ -253,191 +229,6 @@ def check_panel(panel: int, panels: int) -> None:
     if not 1 <= panel <= panels:
         raise ValueError(f"panel {panel} is not between 1 and the number of panels ({panels})")
 
-
-def decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int,
-                fit: str = "stretch") -> tuple[int, int]:
-    """(w, h) the whole frame is scaled to by ffmpeg before the panels are cut from it.
-
-    Where every panel's fitted picture is a whole-pixel scaling of the frame (equal panels, as
-    URMP's 1920 px wide videos hold for 2 to 5 players), ffmpeg scales straight to it
-    (:func:`fitted_decode_size`): one area resampling, and a panel's fit is only placement.
-    Otherwise one factor for both axes, the smallest that leaves the narrowest panel and the
-    height OVERSAMPLE x ``image_size`` pixels (never above 1), and each panel is resized after.
-    """
-    fitted = fitted_decode_size(width, height, boxes, image_size, fit)
-    if fitted:
-        return fitted
-    narrowest = min(min(right - left for left, right in boxes), height)
-    factor = min(1.0, OVERSAMPLE * image_size / narrowest)
-    return max(1, round(width * factor)), max(1, round(height * factor))
-
-
-def fitted_decode_size(width: int, height: int, boxes: list[tuple[int, int]], image_size: int,
-                       fit: str) -> tuple[int, int] | None:
-    """The frame size at which each panel's kept region (fit_geometry) is exactly its fitted
-    size, with every box and region edge on a whole pixel; None when no such size exists (panels
-    of unequal width, edges between pixels) or it would enlarge the frame."""
-    geometries = [fit_geometry(height, right - left, image_size, fit) for left, right in boxes]
-    scales = {(Fraction(sw, w), Fraction(sh, h)) for (_, _, w, h), (sw, sh), _ in geometries}
-    if len(scales) != 1:
-        return None
-    ((fx, fy),) = scales
-    if fx > 1 or fy > 1:
-        return None
-    size = (width * fx, height * fy)
-    edges = [edge * fx for box in boxes for edge in box]
-    regions = [v for (x, y, _, _), _, _ in geometries for v in (x * fx, y * fy)]
-    if not all(v.denominator == 1 for v in (*size, *edges, *regions)):
-        return None
-    for (left, right), ((x, y, w, h), fitted, _) in zip(boxes, geometries):
-        # The decoded panel must be fitted by placement alone: its own geometry is the scaled one.
-        decoded = fit_geometry(int(size[1]), int((right - left) * fx), image_size, fit)
-        if decoded[0] != (int(x * fx), int(y * fy), int(w * fx), int(h * fy)) or decoded[1] != fitted:
-            return None
-    return int(size[0]), int(size[1])
-
-
-def scale_boxes(boxes: list[tuple[int, int]], width: int, decoded_width: int) -> list[tuple[int, int]]:
-    """Panel edges in the decoded frame's pixels (rounded; each at least 1 px wide)."""
-    out = []
-    for left, right in boxes:
-        lo = min(round(left * decoded_width / width), decoded_width - 1)
-        out.append((lo, max(lo + 1, round(right * decoded_width / width))))
-    return out
-
-
-def preselect_expr(stride_ms: int) -> str:
-    """ffmpeg ``select`` expression keeping a superset of the frames windows can start with.
-
-    A frame is the first at or after some window start t_k exactly when a t_k lies in
-    (previous frame's time, its time]; ffmpeg's float times get SELECT_SLACK_S of slack either
-    side, so the exact choice (FrameChooser, integer arithmetic) always finds its frame among
-    those kept. The first frame (prev_t is NaN) is kept. No commas: it sits in a filter chain.
-    """
-    eps, per = SELECT_SLACK_S, f"1000/{stride_ms}"
-    return f"floor((t+{eps})*{per})-floor((prev_t-{eps})*{per})"
-
-
-def _stderr_reader(stream, events: queue.Queue, tail: collections.deque, counts: dict) -> None:
-    """Turns ffmpeg's stderr into ('time_base', Fraction) and ('frame', n, pts) events.
-
-    ``decoded`` lines (every decoded frame, before preselection) give each frame's index n in
-    the video; a ``kept`` line (a frame piped out) is matched to its decoded line by pts.
-    """
-    decoded: collections.deque = collections.deque()
-    try:
-        for raw in stream:
-            line = raw.decode(errors="replace").rstrip()
-            if m := _FRAME_LINE.search(line):
-                n, pts = int(m[2]), int(m[3])
-                if m[1] == "decoded":
-                    decoded.append((n, pts))
-                    counts["decoded"], counts["last_pts"] = n + 1, pts
-                    continue
-                while decoded and decoded[0][1] != pts:
-                    decoded.popleft()
-                events.put(("frame", decoded.popleft()[0] if decoded else -1, pts))
-            elif m := _TIME_BASE_LINE.search(line):
-                events.put(("time_base", Fraction(int(m[1]), int(m[2]))))
-            elif line and not re.match(r"\[(decoded|kept) @", line):  # showinfo's side-data lines
-                tail.append(line)
-    finally:
-        events.put(None)
-
-
-class FrameDecoder:
-    """One ffmpeg process decoding a video: whole frames, scaled to ``size``, as rgb24 with timestamps.
-
-    With ``stride_ms``, ffmpeg drops frames no window can start with (preselect_expr) before
-    scaling, so only about one frame per stride is scaled and piped. Iterating yields
-    ``(n, pts, time_base, frame bytes)`` per piped frame, in presentation order, n being the
-    frame's index among all decoded frames.
-    """
-
-    def __init__(self, video: Path, size: tuple[int, int], scale: bool = True, threads: int = 1,
-                 stride_ms: int | None = None):
-        self.video, self.size = Path(video), size
-        self.frame_bytes = size[0] * size[1] * 3
-        stream = ffmpeg.input(str(video), threads=threads).video.filter("showinfo@decoded", checksum=0)
-        if stride_ms:
-            stream = stream.filter("select", preselect_expr(stride_ms))
-        if scale:
-            stream = stream.filter("scale", size[0], size[1], flags="area")
-        stream = stream.filter("showinfo@kept", checksum=0)
-        cmd = (
-            ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
-            .global_args("-hide_banner", "-nostats", "-nostdin", "-loglevel", "info")
-        )
-        log.debug("ffmpeg %s", " ".join(cmd.get_args()))
-        self.proc = cmd.run_async(cmd=media.ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
-        try:
-            import fcntl
-
-            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except (ImportError, AttributeError, OSError):
-            pass  # a smaller pipe only means ffmpeg waits for the reader more often
-        self.events: queue.Queue = queue.Queue()
-        self.tail: collections.deque = collections.deque(maxlen=20)
-        self.counts = {"decoded": 0, "last_pts": None}
-        self.reader = threading.Thread(target=_stderr_reader, daemon=True,
-                                       args=(self.proc.stderr, self.events, self.tail, self.counts))
-        self.reader.start()
-        self.stopped = False
-        self.time_base: Fraction | None = None
-
-    @property
-    def decoded_frames(self) -> int:
-        """Frames decoded so far (before preselection)."""
-        return self.counts["decoded"]
-
-    @property
-    def last_time_s(self) -> float:
-        """Presentation time of the last decoded frame (NaN before the first)."""
-        pts = self.counts["last_pts"]
-        return float(pts * self.time_base) if pts is not None and self.time_base else float("nan")
-
-    def __iter__(self):
-        time_base = None
-        n_frames = 0
-        while True:
-            buf = self.proc.stdout.read(self.frame_bytes)
-            if not buf:
-                return
-            if len(buf) < self.frame_bytes:
-                raise media.MediaError(f"{self.video}: ffmpeg stopped in the middle of a frame")
-            while True:  # this frame's timestamp (showinfo prints it before the frame is piped)
-                try:
-                    event = self.events.get(timeout=TIMESTAMP_TIMEOUT_S)
-                except queue.Empty:
-                    event = None
-                if event is None:
-                    raise media.MediaError(f"{self.video}: ffmpeg delivered frame {n_frames} without a timestamp")
-                if event[0] != "time_base":
-                    break
-                time_base = event[1]
-            if time_base is None:
-                raise media.MediaError(f"{self.video}: ffmpeg reported no time base before the first frame")
-            if event[1] < 0:
-                raise media.MediaError(f"{self.video}: cannot match piped frame {n_frames} to a decoded frame")
-            self.time_base = time_base
-            n_frames += 1
-            yield event[1], event[2], time_base, buf
-
-    def stop(self) -> None:
-        """Stops decoding early (every frame needed has been delivered, or the caller failed)."""
-        self.stopped = True
-        self.close()
-
-    def close(self) -> None:
-        """Waits for ffmpeg to finish (kills it when stopped); MediaError if it failed."""
-        if self.stopped and self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.stdout.close()
-        self.proc.wait()
-        self.reader.join(timeout=10)
-        if self.proc.returncode != 0 and not self.stopped:
-            detail = self.tail[-1] if self.tail else f"exit status {self.proc.returncode}"
-            raise media.MediaError(f"{self.video}: ffmpeg cannot decode it ({detail})")
 
 
 @dataclass
@@ -547,31 +338,10 @@ def _probe_audio(audio: Path, sr: int, grid: WindowGrid, window_s: float) -> int
     return samples
 
 
-#: The media.video_info keys extraction reads, in --probed's order, with their types.
-PROBED = {"width": int, "height": int, "fps": float, "duration_s": float}
-
-
-def probed_info(video: Path, values) -> dict:
-    """The video's PROBED values (text, as --probed passes them, or numbers) as media.video_info
-    gives them; ValueError naming the video and the value when one is not a positive number."""
-    if len(values) != len(PROBED):
-        raise ValueError(f"{video}: probed values {list(values)} are not {' '.join(PROBED)}")
-    info = {}
-    for (key, kind), value in zip(PROBED.items(), values):
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not math.isfinite(number) or number <= 0:
-            raise ValueError(f"{video}: probed {key} {value!r} is not a positive number")
-        info[key] = number
-    return info
-
-
 def extract_piece(
     video: Path, tracks: list[TrackSpec], panels: int, window_s: float, stride_s: float, sr: int,
     image_size: int, fit: str = "stretch", boxes: list | None = None, piece: str = "", threads: int = 1,
-    vinfo: dict | None = None,
+    vinfo: dict | None = None, decoder: FrameDecoder | None = None,
 ) -> list[TrackResult]:
     """Every listed player's frames, audio and windows from ONE decode of the piece's video.
 
@@ -580,7 +350,9 @@ def extract_piece(
     its panel (``boxes``, a data.panels override, else equal widths) and fitted by ``fit``.
     The tracks' audio is read and resampled in threads while ffmpeg decodes. ``vinfo``: the
     video's PROBED values as the tracks manifest holds them, so that ffmpeg starts without
-    waiting for a second ffprobe; without it the video is probed.
+    waiting for a second ffprobe; without it the video is probed. ``decoder``: the piece's ffmpeg
+    pass already started by :func:`start_piece_decoder` with the same arguments (the command
+    starts it before importing numpy); it is stopped when extraction fails.
     """
     video = Path(video)
     grid = WindowGrid(to_ms(window_s, "window"), to_ms(stride_s, "stride"), sr)
@@ -601,8 +373,10 @@ def extract_piece(
         raise media.MediaError(
             f"{video}: the video lasts {vinfo['duration_s']:.3f} s, shorter than one window ({window_s} s)"
         )
-    decoder = FrameDecoder(video, dsize, scale=dsize != (width, height), threads=threads,
-                           stride_ms=grid.stride_ms)
+    if decoder is None:
+        decoder = start_piece_decoder(video, vinfo, panels, boxes, image_size, fit, grid.stride_ms, threads, piece)
+    elif decoder.video != video or decoder.size != dsize:
+        raise ValueError(f"{video}: the decoder started decodes {decoder.video} at {decoder.size}, not at {dsize}")
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             tables = pool.submit(importlib.import_module, "crossmodal.manifests")  # pyarrow
@@ -735,87 +509,3 @@ def job_size(width: int, height: int, duration_s: float, n_tracks: int, sr: int,
     pixels = width * height / (1920 * 1080)
     runtime = 5 + 4 * duration_s / 60 * pixels / max(1, threads)
     return {"mem_mb": int(math.ceil(mem_mb / 100) * 100), "runtime": int(math.ceil(runtime))}
-
-
-def parse_box(text: str) -> list:
-    """``"0.1,0.4"`` -> [0.1, 0.4]; ``"10,400"`` -> [10, 400] (ints stay pixels, floats are fractions)."""
-    try:
-        values = [json.loads(v) for v in text.split(",")]
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"panel box {text!r} is not LEFT,RIGHT numbers") from err
-    if len(values) != 2 or not all(isinstance(v, (int, float)) for v in values):
-        raise argparse.ArgumentTypeError(f"panel box {text!r} is not LEFT,RIGHT numbers")
-    return values
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", required=True, type=Path, help="the piece's ensemble video")
-    parser.add_argument("--panels", required=True, type=int, help="number of players side by side")
-    parser.add_argument("--track", nargs=3, action="append", default=[], metavar=("TRACK_ID", "PART", "AUDIO"),
-                        help="a player to extract (repeat for each): its track id, 1-based part (= panel) "
-                             "and AuSep WAV; outputs go to OUT_ROOT/TRACK_ID/")
-    parser.add_argument("--out-root", type=Path, help="folder holding one output folder per --track")
-    parser.add_argument("--track-id", help="one track by hand, e.g. 15_Surprise_3_tbn (with --panel, --audio, --out-dir)")
-    parser.add_argument("--audio", type=Path, help="the --track-id player's AuSep WAV")
-    parser.add_argument("--panel", type=int, help="the --track-id player's 1-based panel (= part)")
-    parser.add_argument("--out-dir", type=Path, help="folder for the --track-id track's three outputs")
-    parser.add_argument("--piece", default="", help="the piece's folder name, for messages")
-    parser.add_argument("--panel-fit", choices=PANEL_FITS,
-                        help="how a panel becomes a square image (default: config dataset.panel_fit's default)")
-    parser.add_argument("--boxes", nargs="+", type=parse_box, metavar="LEFT,RIGHT",
-                        help="panel edges, one LEFT,RIGHT per part: fractions of the width (0.25) or pixels (480)")
-    parser.add_argument("--summary", type=Path, help="CSV of the extracted tracks' boxes and window counts, "
-                                                     "written last (what marks the piece complete)")
-    parser.add_argument("--window", type=float, default=0.5, help="window length, s (default 0.5)")
-    parser.add_argument("--stride", type=float, default=0.1, help="window stride, s (default 0.1)")
-    parser.add_argument("--sr", type=int, default=44100, help="audio sample rate, Hz (default 44100)")
-    parser.add_argument("--image-size", type=int, default=64, help="image side, px (default 64)")
-    parser.add_argument("--threads", type=int, default=1, help="ffmpeg decoding threads")
-    parser.add_argument("--probed", nargs=4, metavar=("WIDTH", "HEIGHT", "FPS", "DURATION_S"),
-                        help="the video's size, frame rate and duration as the tracks manifest probed them "
-                             "(saves a second ffprobe); without it the video is probed")
-
-
-def _jobs(args: argparse.Namespace) -> list[tuple[TrackSpec, Path]]:
-    """(track, output folder) pairs from --track ... --out-root and/or --track-id ... --out-dir."""
-    jobs = []
-    if args.track and not args.out_root:
-        raise ValueError("--track needs --out-root")
-    for track_id, part, audio in args.track:
-        if not part.isdigit():
-            raise ValueError(f"--track {track_id}: part {part!r} is not a whole number")
-        jobs.append((TrackSpec(track_id, int(part), Path(audio)), args.out_root / track_id))
-    single = (args.track_id, args.audio, args.panel, args.out_dir)
-    if any(v is not None for v in single):
-        if any(v is None for v in single):
-            raise ValueError("--track-id needs --audio, --panel and --out-dir")
-        jobs.append((TrackSpec(args.track_id, args.panel, args.audio), args.out_dir))
-    if not jobs:
-        raise ValueError("name the players to extract: --track TRACK_ID PART AUDIO (with --out-root), "
-                         "or --track-id with --audio, --panel and --out-dir")
-    return jobs
-
-
-def run(args: argparse.Namespace) -> None:
-    jobs = _jobs(args)
-    if args.panel_fit is None:  # the rule always passes it; by hand, the config's default
-        from crossmodal.config import section_defaults
-
-        args.panel_fit = section_defaults("dataset")["panel_fit"]
-
-    tracks = [spec for spec, _ in jobs]
-    try:
-        vinfo = probed_info(args.video, args.probed) if args.probed else None
-        results = extract_piece(args.video, tracks, args.panels, args.window, args.stride, args.sr,
-                                args.image_size, fit=args.panel_fit, boxes=args.boxes, piece=args.piece,
-                                threads=args.threads, vinfo=vinfo)
-        for result, (_, out_dir) in zip(results, jobs):
-            write_outputs(out_dir, result.frames, result.audio, result.windows)
-        if args.summary:
-            from crossmodal.store import write_text
-
-            write_text(args.summary, piece_summary(results, tracks, args.panel_fit))
-    except BaseException:
-        for _, out_dir in jobs:  # a failed run leaves no output a rerun would trust
-            remove_outputs(out_dir)
-        raise

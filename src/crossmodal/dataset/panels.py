@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
+# numpy and PIL load only when an image is fitted: the box and geometry arithmetic is what
+# `crossmodal extract` needs before it starts ffmpeg (crossmodal.dataset.decoder).
+if TYPE_CHECKING:
+    import numpy as np
 
 PANEL_FITS = ("stretch", "pad", "crop")
 #: Narrowest panel (px) a box may have.
@@ -23,6 +26,9 @@ MIN_PANEL_PX = 2
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 [H, W, 3] -> [height, width, 3]; area averaging when shrinking (ffmpeg's ``area``)."""
+    import numpy as np
+    from PIL import Image
+
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return np.ascontiguousarray(image)
@@ -61,6 +67,8 @@ def fit_square(image: np.ndarray, size: int, mode: str) -> np.ndarray:
     and the image centred; crop: the centred square of the panel scaled to size (the same as
     scaling the shorter side to size and centre-cropping, without resampling what is cut).
     """
+    import numpy as np
+
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 [H, W, 3] image, got {image.dtype} {list(image.shape)}")
     (x, y, w, h), (sw, sh), (left, top) = fit_geometry(image.shape[0], image.shape[1], size, mode)

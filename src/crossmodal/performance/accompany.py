@@ -61,7 +61,8 @@ def panel_frames(video: Path, info: dict, panel: int, panels: int, start_ms: np.
 
     Windows past the last frame (a video whose frames stop a little before its probed end)
     repeat the last picture; none at all is an error naming the video."""
-    from crossmodal.dataset.extract import FrameDecoder, choose_panel_frames, decode_size, scale_boxes
+    from crossmodal.dataset.decoder import FrameDecoder, decode_size, scale_boxes
+    from crossmodal.dataset.extract import choose_panel_frames
     from crossmodal.dataset.panels import panel_boxes
 
     width, height = info["width"], info["height"]
