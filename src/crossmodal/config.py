@@ -197,8 +197,8 @@ class Untracked:
 #: its (moving) mmap threshold back to the kernel and maps it afresh on the next allocation, so a
 #: training page-faults its activations in again at every batch: one demo S2I-C epoch took
 #: 780,000 page faults and 3 s of system time. With fixed thresholds the memory stays in the
-#: process (136,000 faults; the same weights bit for bit) and the demo's `all` took 20 min 33 s
-#: instead of 25 min 55 s (README, "Wall time"). Other C libraries ignore the variable.
+#: process (136,000 faults; the same weights bit for bit; the demo's `all` timings are in the
+#: README). Other C libraries ignore the variable.
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
 
 

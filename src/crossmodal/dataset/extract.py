@@ -9,9 +9,8 @@ player's separated track (AuSep), downmixed to mono and resampled to ``sr``.
 The piece's video is decoded ONCE for all its players (:mod:`crossmodal.dataset.decoder`: one
 ffmpeg pass, frames on stdout and their timestamps on stderr). The exact choice is made here
 on those real timestamps, not by frame counting, and each chosen frame is cut into panels and
-fitted in numpy. Decoding stops
-after the last window's frame. All time arithmetic is in integers (milliseconds, samples,
-stream time-base ticks), so 0.1 s steps never drift.
+fitted in numpy. Decoding stops after the last window's frame. All time arithmetic is in
+integers (milliseconds, samples, stream time-base ticks), so 0.1 s steps never drift.
 
 Outputs per track in its own folder, written atomically, all three or none:
 frames.npy (uint8 [n_windows, S, S, 3], row k = window k's image), audio.npy (float32
