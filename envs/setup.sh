@@ -22,7 +22,10 @@ echo "[setup] creating $VENV with $($PYTHON --version) (pinned from $LOCK)" >&2
 # Compile librosa's cached numba functions (yin/pyin) once, here: two jobs or test workers that
 # first compile them at the same time write one cache file together, and every later load of
 # it segfaults (seen in a fresh clone's suite on 2 xdist workers).
-"$VENV/bin/python" -c "import numpy as np, librosa; y = np.sin(np.arange(22050) * 0.1254).astype(np.float32); librosa.yin(y, fmin=100, fmax=1000, sr=22050); librosa.pyin(y, fmin=100, fmax=1000, sr=22050)" \
+"$VENV/bin/python" -c "import numpy as np, librosa
+for dtype in (np.float32, np.float64):  # numba compiles (and caches) one version per dtype
+    y = np.sin(np.arange(22050) * 0.1254).astype(dtype)
+    librosa.yin(y, fmin=100, fmax=1000, sr=22050); librosa.pyin(y, fmin=100, fmax=1000, sr=22050)" \
   || { echo "[setup] warming librosa's numba cache failed" >&2; exit 1; }
 rm -f "$VENV"/.installed-*
 touch "$stamp"
