@@ -19,6 +19,7 @@ from crossmodal.gan.objective import (
 from crossmodal.gan.train import GANData, GANSettings, GANTrainer, epoch_batches, sample_grid_items
 from crossmodal.models.gan import (
     Compress,
+    build_gan,
     I2SDiscriminator,
     I2SGenerator,
     S2IDiscriminator,
@@ -284,6 +285,21 @@ def test_load_gan_rebuilds_the_final_and_a_kept_epoch(tmp_path):
         torch.testing.assert_close(g(e, z), trainer.generator(e, z))
     g1, _, _ = load_gan(tmp_path / "run" / "model.pt", tmp_path / "run" / "checkpoints" / "epoch_0001.pt")
     assert not torch.equal(g1.to_image[0].weight, g.to_image[0].weight)
+
+
+def test_gan_conv_weights_are_channels_last_when_built_and_when_loaded(tmp_path):
+    def conv_weights(*networks):
+        return [m.weight for n in networks for m in n.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+
+    for kind, (g_kwargs, d_kwargs) in {"s2i": ({}, {}), "i2s": ({}, {})}.items():
+        weights = conv_weights(*build_gan(kind, g_kwargs, d_kwargs))
+        assert all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+        assert sum(not w.is_contiguous() for w in weights) > len(weights) // 2  # one-channel weights are both
+    trainer = GANTrainer(tmp_path / "run", _toy_s2i(), _settings(epochs=1), torch.device("cpu"))
+    trainer.train()
+    trainer.save_final(tmp_path / "run" / "model.pt")
+    loaded = conv_weights(*load_gan(tmp_path / "run" / "model.pt")[:2])
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in loaded)
 
 
 def test_average_generator_follows_g_with_the_warmed_up_decay(tmp_path):

@@ -265,12 +265,20 @@ AVERAGE_GENERATOR = "generator_ema"
 
 
 def build_gan(kind: str, generator_kwargs: dict[str, Any], discriminator_kwargs: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) of ``kind`` ('s2i' or 'i2s') with the given sizes."""
+    """(generator, discriminator) of ``kind`` ('s2i' or 'i2s') with the given sizes.
+
+    Both hold their conv weights channels-last (NHWC): oneDNN's convolutions run faster on
+    them, and the real images already arrive NHWC (images_to_tensor), so D no longer mixes
+    layouts. One step on one CPU thread: I2S 0.42 -> 0.30 s, S2I 0.20 -> 0.18 s (README). The
+    arithmetic is the same up to the order of float sums.
+    """
     if kind == "s2i":
-        return S2IGenerator(**generator_kwargs), S2IDiscriminator(**discriminator_kwargs)
-    if kind == "i2s":
-        return I2SGenerator(**generator_kwargs), I2SDiscriminator(**discriminator_kwargs)
-    raise ValueError(f"GAN kind must be one of {GAN_KINDS}, got {kind!r}")
+        networks = S2IGenerator(**generator_kwargs), S2IDiscriminator(**discriminator_kwargs)
+    elif kind == "i2s":
+        networks = I2SGenerator(**generator_kwargs), I2SDiscriminator(**discriminator_kwargs)
+    else:
+        raise ValueError(f"GAN kind must be one of {GAN_KINDS}, got {kind!r}")
+    return tuple(network.to(memory_format=torch.channels_last) for network in networks)
 
 
 def load_gan(path: str | os.PathLike, weights: str | os.PathLike | None = None,
