@@ -37,11 +37,15 @@ def s2i(seed):
     g_kwargs = {"encoding_dim": 128, "condition_dim": 16, "z_dim": 8, "ngf": 4}
     d_kwargs = {"encoding_dim": 128, "condition_dim": 16, "ndf": 4}
     g, d = build_gan("s2i", g_kwargs, d_kwargs)
+    # Drawn in NCHW order, then back to build_gan's channels-last: an in-place draw fills memory
+    # order, so drawing on the channels-last weights would give other (here flatter) pictures.
+    g.to(memory_format=torch.contiguous_format)
     with torch.no_grad():
         for module in g.modules():
             if isinstance(module, torch.nn.ConvTranspose2d):
                 torch.nn.init.kaiming_normal_(module.weight)
         torch.nn.init.normal_(g.compress.fc.weight, 0.0, 5000 / np.sqrt(128))
+    g.to(memory_format=torch.channels_last)
     return {"generator": g, "discriminator": d}, {"kind": "s2i", "kwargs": {"generator": g_kwargs, "discriminator": d_kwargs}}
 
 
