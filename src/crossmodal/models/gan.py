@@ -269,8 +269,9 @@ def build_gan(kind: str, generator_kwargs: dict[str, Any], discriminator_kwargs:
 
     Both hold their conv weights channels-last (NHWC): oneDNN's convolutions run faster on
     them, and the real images already arrive NHWC (images_to_tensor), so D no longer mixes
-    layouts. One step on one CPU thread: I2S 0.42 -> 0.30 s, S2I 0.20 -> 0.18 s (README). The
-    arithmetic is the same up to the order of float sums.
+    layouts. On one CPU thread a demo I2S step takes 0.8x the NCHW time, S2I 0.8-1.0x
+    (benchmarks/channels_last.py, README). The arithmetic is the same up to the order of float
+    sums.
     """
     if kind == "s2i":
         networks = S2IGenerator(**generator_kwargs), S2IDiscriminator(**discriminator_kwargs)
