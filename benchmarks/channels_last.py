@@ -16,42 +16,36 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 
 import numpy as np
 import torch
+from train_step import measure, random_gan_data
 
-from crossmodal.gan.train import GANData, GANSettings, GANTrainer
+from crossmodal.gan.train import GANSettings, GANTrainer
 
 N_PAIRS = 3600  # about the demo's train pairs
 
 
 def demo_trainer(kind: str, out: str) -> GANTrainer:
     """A GAN trainer with the demo config's settings for ``kind`` on random pairs."""
-    rng = np.random.default_rng(0)
-    encodings = rng.standard_normal((N_PAIRS, 128), dtype=np.float32)
-    labels = np.arange(N_PAIRS) % 13
-    if kind == "s2i":
-        data = GANData(encodings, rng.integers(0, 256, (N_PAIRS, 64, 64, 3), dtype=np.uint8), labels)
-        learning_rate = 1e-3
-    else:
-        lms = rng.uniform(-1, 1, (N_PAIRS, 1, 128, 34)).astype(np.float32)
-        data = GANData(encodings, lms, labels, lms_range=(-80.0, 0.0))
-        learning_rate = 5e-4
+    learning_rate = 1e-3 if kind == "s2i" else 5e-4
     settings = GANSettings(kind=kind, wrong="other_instrument", batch_size=32, z_dim=16, ngf=16, ndf=16,
                            learning_rate_g=learning_rate, learning_rate_d=learning_rate, ema_decay=0.995,
                            balance=0.5, seed=0)
-    return GANTrainer(out, data, settings, torch.device("cpu"))
+    return GANTrainer(out, random_gan_data(kind, N_PAIRS), settings, torch.device("cpu"))
 
 
 def seconds_per_step(trainer: GANTrainer, steps: int, rng: np.random.Generator) -> float:
+    """Mean seconds of ``steps`` steps (batch fetch included), after two untimed ones that build
+    oneDNN's primitives for the current layout."""
     batch, z_dim = trainer.settings.batch_size, trainer.settings.z_dim
-    start = time.perf_counter()
-    for step in range(steps):
-        idx = rng.choice(N_PAIRS, batch, replace=False)
-        encoding, real, wrong = trainer.fetch(idx, rng)
-        trainer.step(encoding, real, wrong, torch.randn(batch, z_dim), step=step)
-    return (time.perf_counter() - start) / steps
+
+    def batches():
+        while True:
+            yield trainer.fetch(rng.choice(N_PAIRS, batch, replace=False), rng)
+
+    timed = measure(batches(), lambda b: trainer.step(*b, torch.randn(batch, z_dim)), trainer.device, steps, warmup=2)
+    return timed["step_ms"] / 1000
 
 
 def main() -> None:
@@ -70,7 +64,6 @@ def main() -> None:
                 for name, layout in layouts.items():
                     trainer.generator.to(memory_format=layout)
                     trainer.discriminator.to(memory_format=layout)
-                    seconds_per_step(trainer, 2, rng)  # warm-up: oneDNN primitives for the layout
                     times[name].append(seconds_per_step(trainer, args.steps, rng))
         medians = {name: statistics.median(t) for name, t in times.items()}
         for name, t in times.items():

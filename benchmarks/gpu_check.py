@@ -42,11 +42,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_step import measure  # noqa: E402
+from train_step import measure, random_gan_data  # noqa: E402
 from workflow_helpers import make_workdir, snakemake  # noqa: E402
 
-from crossmodal.gan.train import GANData, GANSettings, GANTrainer  # noqa: E402
-from crossmodal.models.gan import I2S_SHAPE  # noqa: E402
+from crossmodal.gan.train import GANSettings, GANTrainer  # noqa: E402
 
 #: Train windows of the full-size data, per GAN of the paper preset (Sub-URMP release counts,
 #: /work/shared/urmp/README.md; the URMP path gives about the same: 80,805 windows, 80/20 split).
@@ -135,19 +134,9 @@ def kill_and_resume(workdir: Path, device: str, epochs: int, width: int) -> dict
 
 
 # ------------------------------------------------------------------ 3. training throughput
-def _toy_gan_data(kind: str, n: int, seed: int = 0) -> GANData:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 13
-    encodings = rng.normal(size=(n, 128)).astype(np.float32)
-    if kind == "s2i":
-        return GANData(encodings, rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8), labels)
-    lms = rng.uniform(-1, 1, (n, 1, *I2S_SHAPE)).astype(np.float32)
-    return GANData(encodings, lms, labels, lms_range=(-80.0, 0.0))
-
-
 def throughput(kind: str, device: torch.device, amp: bool, batch: int, steps: int, widths: dict, out: Path) -> dict:
     """Steps per second of one GAN's D + G step on in-memory pairs (the project's data path)."""
-    data = _toy_gan_data(kind, max(4 * batch, 256))
+    data = random_gan_data(kind, max(4 * batch, 256))
     settings = GANSettings(kind=kind, batch_size=batch, epochs=1, amp=amp, **widths)
     folder = out / f"throughput_{kind}_{'amp' if amp else 'fp32'}"
     shutil.rmtree(folder, ignore_errors=True)

@@ -33,6 +33,7 @@ import torch
 
 from crossmodal.gan.objective import WrongPairSampler
 from crossmodal.gan.train import GANData, GANSettings, GANTrainer
+from crossmodal.models.gan import I2S_SHAPE
 from crossmodal.models.image import images_to_tensor
 from crossmodal.urmp import INSTRUMENT_NAMES
 
@@ -104,6 +105,17 @@ class SubURMPFiles(torch.utils.data.Dataset):
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def random_gan_data(kind: str, n: int, seed: int = 0) -> GANData:
+    """``n`` random in-memory pairs for a GAN of ``kind`` (a step's cost depends on the shapes only)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 13
+    encodings = rng.normal(size=(n, 128)).astype(np.float32)
+    if kind == "s2i":
+        return GANData(encodings, rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8), labels)
+    lms = rng.uniform(-1, 1, (n, 1, *I2S_SHAPE)).astype(np.float32)
+    return GANData(encodings, lms, labels, lms_range=(-80.0, 0.0))
 
 
 def measure(batches, step, device: torch.device, steps: int, warmup: int) -> dict[str, float]:
