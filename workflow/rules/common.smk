@@ -10,9 +10,13 @@ import pandas as pd
 from crossmodal import manifests
 from crossmodal.config import Untracked, job_shell_prefix, validate_config
 from crossmodal.dataset.suburmp import TRACK_ID_RE as SUBURMP_TRACK_ID_RE
+from crossmodal.scheduler_timers import coalesce_reevaluation_timers
 from crossmodal.urmp import TRACK_ID_RE
 
 validate_config(config)
+# Snakemake's scheduler otherwise wakes itself once more per second for every finished job
+# (about a minute of CPU in the demo's `all`); see crossmodal/scheduler_timers.py.
+coalesce_reevaluation_timers()
 
 RESULTS = config["paths"]["results"]
 RESOURCES = config["paths"]["resources"]
