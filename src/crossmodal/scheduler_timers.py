@@ -7,13 +7,16 @@ finishes also releases the semaphore, and the extra pass it causes arms one more
 re-arms itself on each pass while jobs wait for cores. The timer chains add up: after N finished
 jobs the loop runs about N times per second. On the demo's `all` (2 cores, ~110 jobs, ready jobs
 waiting most of the run) the Snakemake process spent 138-184 s of CPU, about a minute of the run's
-wall time, mostly in these passes. A 40-job workflow of 1.5 s sleeps shows the growth: 7, 20 and
-30 re-evaluations per second in its first, second and third 10 s (`tests/test_scheduler_timers.py`).
+wall time, mostly in these passes. A probe of a 40-job workflow of 1.5 s sleeps counted 7, 20 and
+30 re-evaluations per second in its first, second and third 10 s; `tests/test_scheduler_timers.py`
+counts the timers pending at once (up to 7 in a 10-job workflow as shipped).
 
 `coalesce_reevaluation_timers` keeps at most one such timer pending per scheduler. That is all the
 timer is for: any pass looks at every ready job, so a second pending timer only repeats it. Job
 completions still wake the loop at once (they release the semaphore themselves), so no job starts
-later. Which jobs run, and with what inputs, does not change.
+later. Which jobs run, and with what inputs, does not change. One timer serves every delay: a
+request made while one is pending waits for that one, which matters only to workflows that poll
+queue inputs (10 s) while a job rate limit also holds jobs back; the project's do neither.
 """
 
 from __future__ import annotations
