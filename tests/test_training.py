@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -33,7 +36,7 @@ def _toy_data(n=256, seed=0):
 def _build(seed=0):
     training.seed_everything(seed)
     net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    opt = training.adam(net.parameters(), lr=1e-2)
     return net, opt
 
 
@@ -206,3 +209,57 @@ def test_run_fingerprint_stamps_inputs_and_leaves_the_epoch_count_out(tmp_path):
     assert run_fingerprint({"epochs": 3, "lr": 0.1}, [data], rep="lms") != first
 
 
+
+
+# The project's Adam (training.adam) against torch's, in a fresh interpreter: whether
+# torch._dynamo gets imported is a property of the process.
+ADAM_PROBE = textwrap.dedent("""
+    import sys, torch
+    from crossmodal import training
+
+    def run(make):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(144, 3))
+        opt = make(net.parameters())
+        calls = []
+        opt.register_step_post_hook(lambda *_: calls.append(1))
+        for _ in range(15):
+            loss = net(torch.randn(8, 1, 8, 8)).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        state = opt.state_dict()
+        opt.load_state_dict(state)
+        return [p.detach().clone() for p in net.parameters()], state, len(calls)
+
+    settings = dict(lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-4)
+    ours, our_state, our_hooks = run(lambda p: training.adam(p, **settings))
+    print("dynamo after ours:", "torch._dynamo" in sys.modules)
+    theirs, their_state, their_hooks = run(lambda p: torch.optim.Adam(p, **settings))
+    print("dynamo after torch's:", "torch._dynamo" in sys.modules)
+    print("weights equal:", all(torch.equal(a, b) for a, b in zip(ours, theirs)))
+    print("state equal:", our_state["param_groups"] == their_state["param_groups"] and all(
+        torch.equal(our_state["state"][k][n], their_state["state"][k][n]) for k in their_state["state"]
+        for n in their_state["state"][k]))
+    print("hooks:", our_hooks, their_hooks)
+    print("marked once loaded:", training.skip_dynamo_import())
+""")
+
+
+def test_project_adam_skips_the_dynamo_import_and_steps_as_torchs_adam_bit_for_bit():
+    out = subprocess.run([sys.executable, "-c", ADAM_PROBE], capture_output=True, text=True, check=True).stdout
+    lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert lines == {
+        "dynamo after ours": "False",  # 15 steps, zero_grad, state_dict, load_state_dict: no import
+        "dynamo after torch's": "True",  # torch's own step imports it (the probe can tell)
+        "weights equal": "True",
+        "state equal": "True",
+        "hooks": "15 15",  # torch's optimizer hooks still run around EagerAdam.step
+        "marked once loaded": "0",  # with torch._dynamo loaded, nothing is changed
+    }
+
+
+def test_skip_dynamo_import_finds_the_optimizer_methods_torch_wraps():
+    wrapped = {getattr(fn, "__qualname__", "") for fn in training._dynamo_disable_wrappers()}
+    assert {"Optimizer.add_param_group", "Optimizer.zero_grad", "Optimizer.state_dict",
+            "Optimizer.load_state_dict", "adam"} <= wrapped

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import inspect
 import json
 import logging
 import os
@@ -100,6 +101,89 @@ def seed_everything(seed: int) -> None:
 def set_threads(threads: int) -> None:
     """Uses ``threads`` CPU threads for torch (the Snakemake rule's ``threads``)."""
     torch.set_num_threads(max(1, int(threads)))
+
+
+class EagerAdam(torch.optim.Adam):
+    """torch's Adam, stepping without torch's compiler hooks (see :func:`adam`).
+
+    ``torch.optim.Adam.step`` runs its update inside a wrapper that imports torch._dynamo and
+    marks graph breaks for a compiler; this class calls the same update function under the same
+    grad mode, without the wrapper. State dicts are Adam's (checkpoints load either way).
+    """
+
+    def step(self, closure=None):
+        with torch.set_grad_enabled(self.defaults["differentiable"]):
+            return _ADAM_UPDATE(self, closure)
+
+
+#: Adam's step function without its wrappers (torch's grad-mode and compiler wrapper; the
+#: optimizer hooks' wrapper is added again to EagerAdam.step by torch at construction).
+_ADAM_UPDATE = inspect.unwrap(torch.optim.Adam.step)
+
+
+def adam(params: Iterable[Any], **settings: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam(params, **settings)``, built and stepped without importing
+    ``torch._dynamo`` (:func:`skip_dynamo_import`, :class:`EagerAdam`): the optimizer every
+    training of the project uses. Same arithmetic, bit for bit (tests/test_training.py)."""
+    skip_dynamo_import()
+    return EagerAdam(params, **settings)
+
+
+def _closure_functions(fn: Any) -> list[Any]:
+    """The functions ``fn`` closes over (empty cells and non-functions left out)."""
+    found = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value):
+            found.append(value)
+    return found
+
+
+def _dynamo_disable_wrappers() -> Iterator[Any]:
+    """The functions of torch.optim that torch wraps in ``torch._disable_dynamo``, found by the
+    wrapper's code object (directly, or one closure down, as torch.optim's foreach fallbacks)."""
+    import sys
+
+    inner = torch._disable_dynamo(lambda: None).__code__
+    seen: set[int] = set()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "torch.optim" or name.startswith("torch.optim.")):
+            continue
+        for value in list(vars(module).values()):
+            for member in vars(value).values() if isinstance(value, type) else (value,):
+                for fn in (member, *_closure_functions(member)):
+                    if getattr(fn, "__code__", None) is inner and id(fn) not in seen:
+                        seen.add(id(fn))
+                        yield fn
+
+
+def skip_dynamo_import() -> int:
+    """Lets torch.optim run without importing ``torch._dynamo``, which takes ~2.5 s of each
+    training job's start on a 2-core CPU (a third of a tiny job).
+
+    torch 2.x wraps ``Optimizer.add_param_group``, ``zero_grad``, ``state_dict``,
+    ``load_state_dict`` and each optimizer's step function in ``torch._disable_dynamo``, whose
+    wrapper imports torch._dynamo on its first call only to tell the compiler not to trace the
+    function, then caches the result on the function as ``__dynamo_disable``. This project never
+    compiles, so each wrapped function is cached as its own 'disabled' form: the wrapper then
+    calls it directly, with the same arithmetic (tests/test_training.py compares weights).
+    Returns how many functions were marked; 0, changing nothing, once torch._dynamo is loaded
+    (a caller that compiles keeps torch's behaviour) or where this torch's wrappers differ.
+    """
+    import sys
+
+    if "torch._dynamo" in sys.modules:
+        return 0
+    marked = 0
+    for wrapper in _dynamo_disable_wrappers():
+        fn = getattr(wrapper, "__wrapped__", None)
+        if fn is not None and getattr(fn, "__dynamo_disable", None) is None:
+            fn.__dynamo_disable = fn
+            marked += 1
+    return marked
 
 
 def device_from(args: Any) -> torch.device:

@@ -180,7 +180,7 @@ class GANTrainer:
 
     def __init__(self, out_dir: str | os.PathLike, data: GANData, settings: GANSettings, device: torch.device,
                  inputs: tuple[str | os.PathLike | None, ...] = (), instrument: str | None = None) -> None:
-        from crossmodal.training import TrainingRun, run_fingerprint, seed_everything
+        from crossmodal.training import TrainingRun, adam, run_fingerprint, seed_everything
 
         self.out_dir = Path(out_dir)
         self.data = data
@@ -201,8 +201,8 @@ class GANTrainer:
         # A pose model's pairs are one instrument: nothing to balance, every pair once an epoch.
         self.balance = s.balance if len(np.unique(data.labels)) > 1 else 0.0
         optimizers = {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=s.learning_rate_g, betas=(s.beta1, s.beta2)),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=s.learning_rate_d, betas=(s.beta1, s.beta2)),
+            "generator": adam(self.generator.parameters(), lr=s.learning_rate_g, betas=(s.beta1, s.beta2)),
+            "discriminator": adam(self.discriminator.parameters(), lr=s.learning_rate_d, betas=(s.beta1, s.beta2)),
         }
         models = {"generator": self.generator, "discriminator": self.discriminator}
         if self.average is not None:

@@ -111,12 +111,12 @@ def train_image_classifier(
     Resumes from ``out_dir/checkpoint.pt`` when a previous job was killed. The test split, when
     given, is only measured (a column of metrics.csv), never used to choose anything.
     """
-    from crossmodal.training import TrainingRun, run_fingerprint, seed_everything
+    from crossmodal.training import TrainingRun, adam, run_fingerprint, seed_everything
 
     s = settings
     seed_everything(s.seed)
     model = ImageClassifier(n_classes, train_images.shape[1], s.channels, s.fc_units, s.dropout, s.pool)
-    optimizer = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
+    optimizer = adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
     # A decaying step size depends on the epoch count, so then the count is part of the fingerprint.
     fingerprint = run_fingerprint(dataclasses.asdict(s), inputs, image_shape=list(train_images.shape[1:]),
                                   n_train=len(train_images), schedule_epochs=None if s.decay == "none" else s.epochs)

@@ -167,7 +167,7 @@ def train_judge(kind: str, inputs: np.ndarray, targets: np.ndarray, out_dir: str
     Returns (the net, the ``extra`` dict its model file keeps: standardisation, sizes, the TrainingRun).
     """
     from crossmodal.evaluation.stats import spearman
-    from crossmodal.training import TrainingRun, seed_everything
+    from crossmodal.training import TrainingRun, adam, seed_everything
 
     if len(inputs) != len(targets) or len(targets) < 2:
         raise ValueError(f"a pitch judge needs at least 2 voiced training windows, got {len(targets)}")
@@ -185,7 +185,7 @@ def train_judge(kind: str, inputs: np.ndarray, targets: np.ndarray, out_dir: str
         extra["input_std"] = float(max(np.std(inputs), 1e-6))
     seed_everything(seed)  # the initial weights come from the seed, not from whatever ran before
     net = build(kind, width, tuple(inputs.shape[1:]), len(names))
-    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    opt = adam(net.parameters(), lr=learning_rate)
     run = TrainingRun(out_dir, {"net": net}, {"net": opt}, epochs, seed, device, amp=amp, fingerprint=fingerprint)
     output = np.searchsorted(names, groups)  # each window's instrument's output
     y = torch.as_tensor((targets - np.asarray(means)[output]) / np.asarray(stds)[output], dtype=torch.float32)

@@ -50,7 +50,7 @@ def train_autoencoder(
     mean, std = row_statistics(store.features, store.train, standardise)
     model.standardise.fit(torch.from_numpy(mean), torch.from_numpy(std))
     n_stacks = SoundAutoencoder.N_STACKS
-    optimizers = {f"stack{k + 1}": torch.optim.Adam(model.stack_parameters(k), lr=learning_rate) for k in range(n_stacks)}
+    optimizers = {f"stack{k + 1}": training.adam(model.stack_parameters(k), lr=learning_rate) for k in range(n_stacks)}
     settings = {"fit": fit, "channels": list(channels), "epochs_per_stack": epochs_per_stack, "batch_size": batch_size,
                 "learning_rate": learning_rate, "standardise": standardise}
     # epochs_per_stack decides which stack each epoch trains, so it is part of the fingerprint.

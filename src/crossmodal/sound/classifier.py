@@ -95,7 +95,7 @@ def train_classifier(
     model = build_classifier(in_shape, conv_layers, settings, len(store.classes))
     mean, std = row_statistics(store.features, store.train, settings.standardise)
     model.standardise.fit(torch.from_numpy(mean), torch.from_numpy(std))
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    optimizer = training.adam(model.parameters(), lr=settings.learning_rate)
     fingerprint = training.run_fingerprint(dataclasses.asdict(settings), inputs, rep=rep, conv_layers=conv_layers,
                                            in_shape=in_shape, n_train=len(store.train), n_test=len(store.test), amp=amp)
     run = training.TrainingRun(out_dir, {"classifier": model}, {"classifier": optimizer},
