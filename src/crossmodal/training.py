@@ -40,6 +40,7 @@ import logging
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -145,8 +146,6 @@ def _closure_functions(fn: Any) -> list[Any]:
 def _dynamo_disable_wrappers() -> Iterator[Any]:
     """The functions of torch.optim that torch wraps in ``torch._disable_dynamo``, found by the
     wrapper's code object (directly, or one closure down, as torch.optim's foreach fallbacks)."""
-    import sys
-
     inner = torch._disable_dynamo(lambda: None).__code__
     seen: set[int] = set()
     for name, module in list(sys.modules.items()):
@@ -173,8 +172,6 @@ def skip_dynamo_import() -> int:
     Returns how many functions were marked; 0, changing nothing, once torch._dynamo is loaded
     (a caller that compiles keeps torch's behaviour) or where this torch's wrappers differ.
     """
-    import sys
-
     if "torch._dynamo" in sys.modules:
         return 0
     marked = 0
