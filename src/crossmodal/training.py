@@ -104,6 +104,11 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
+#: Adam's step function without its wrappers (torch's grad-mode and compiler wrapper; the
+#: optimizer hooks' wrapper is added again to EagerAdam.step by torch at construction).
+_ADAM_UPDATE = inspect.unwrap(torch.optim.Adam.step)
+
+
 class EagerAdam(torch.optim.Adam):
     """torch's Adam, stepping without torch's compiler hooks (see :func:`adam`).
 
@@ -115,11 +120,6 @@ class EagerAdam(torch.optim.Adam):
     def step(self, closure=None):
         with torch.set_grad_enabled(self.defaults["differentiable"]):
             return _ADAM_UPDATE(self, closure)
-
-
-#: Adam's step function without its wrappers (torch's grad-mode and compiler wrapper; the
-#: optimizer hooks' wrapper is added again to EagerAdam.step by torch at construction).
-_ADAM_UPDATE = inspect.unwrap(torch.optim.Adam.step)
 
 
 def adam(params: Iterable[Any], **settings: Any) -> torch.optim.Adam:
@@ -160,8 +160,8 @@ def _dynamo_disable_wrappers() -> Iterator[Any]:
 
 
 def skip_dynamo_import() -> int:
-    """Lets torch.optim run without importing ``torch._dynamo``, which takes ~2.5 s of each
-    training job's start on a 2-core CPU (a third of a tiny job).
+    """Lets torch.optim run without importing ``torch._dynamo``, which takes ~2.3 s of CPU at
+    each training job's start on a 2-core CPU (benchmarks/optimizer_start.py; a third of a tiny job).
 
     torch 2.x wraps ``Optimizer.add_param_group``, ``zero_grad``, ``state_dict``,
     ``load_state_dict`` and each optimizer's step function in ``torch._disable_dynamo``, whose
