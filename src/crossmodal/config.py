@@ -198,8 +198,13 @@ class Untracked:
 #: training page-faults its activations in again at every batch: one demo S2I-C epoch took
 #: 780,000 page faults and 3 s of system time. With fixed thresholds the memory stays in the
 #: process (136,000 faults; the same weights bit for bit; the demo's `all` timings are in the
-#: README). Other C libraries ignore the variable.
-MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
+#: README). 32 MiB is the highest mmap threshold glibc accepts, so blocks above it were still
+#: mapped afresh each time: a 256-image batch through Gamma, or the sound autoencoder's encoding
+#: pass, spent as much system time as compute (encode-sound 22.4 s, 10.3 s of it system).
+#: ``mmap_max=0`` serves those from the heap too (11.7 s, 0.9 s system; the same bytes out).
+#: Other C libraries ignore the variable.
+MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
+                   ":glibc.malloc.mmap_max=0")
 
 
 def job_shell_prefix(bin_dir: str) -> str:
