@@ -26,6 +26,7 @@ from crossmodal.sound import features, fig3, table1
 from crossmodal.sound.autoencoder import train_autoencoder
 from crossmodal.sound.classifier import (
     ClassifierSettings,
+    pooled_inputs,
     predict,
     train_classifier,
 )
@@ -52,6 +53,23 @@ def test_stft_is_pooled_to_128_frequency_rows_and_lms_is_not():
     assert freq_pool_factor(1025, None) == 1
     model = AudioClassifier((1025, 44), 13)
     assert model.prepare(torch.randn(2, 1025, 44)).shape == (2, 1, 128, 44)
+
+
+def test_pooled_inputs_are_every_batch_prepared_bit_for_bit():
+    """The STFT classifier trains and tests on inputs pooled once; they must be what preparing
+    each batch gives, so the cache changes no number."""
+    model = AudioClassifier((1025, 44), 13, conv_layers=3).eval()
+    rng = np.random.default_rng(0)
+    model.standardise.fit(torch.from_numpy(rng.normal(size=1025)), torch.from_numpy(rng.uniform(0.5, 2, size=1025)))
+    features = rng.normal(size=(90, 1025, 44)).astype(np.float32)
+    pooled = pooled_inputs(model, features, CPU, chunk=32)
+    assert pooled.shape == (90, 1, 128, 44) and pooled.dtype == np.float32
+    rows = rng.permutation(90)[:40]
+    assert torch.equal(torch.from_numpy(pooled[rows]), model.prepare(torch.from_numpy(features[rows])))
+    for encodings in (False, True):
+        np.testing.assert_array_equal(predict(model, pooled, rows, CPU, batch=16, encodings=encodings, prepared=True),
+                                      predict(model, features, rows, CPU, batch=16, encodings=encodings))
+    assert pooled_inputs(AudioClassifier((128, 44), 13), features[:, :128], CPU) is None
 
 
 def test_paper_dropout_read_as_keep_probability_drops_30_and_20_percent():
