@@ -127,7 +127,8 @@ def train_classifier(
                                fingerprint=fingerprint)
     labels = store.labels
     pooled = pooled_inputs(model, store.features, run.device)
-    inputs, prepared = (store.features, False) if pooled is None else (pooled, True)
+    prepared = pooled is not None
+    inputs = pooled if prepared else store.features
     forward = model.logits_prepared if prepared else model
     for epoch in run.epochs():
         model.train()
