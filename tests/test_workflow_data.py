@@ -71,10 +71,11 @@ def test_a_data_panels_override_reruns_that_piece_only_and_panel_fit_reruns_ever
 
 
 def test_each_piece_job_asks_for_the_memory_and_time_its_video_needs(data_run):
-    out = snakemake(data_run, "-n", "--cores", "2", "--forcerun", "extract_piece", "results/table2.csv")
+    out = snakemake(data_run, "-n", "--cores", "4", "--set-threads", "extract_piece=3", "--forcerun", "extract_piece",
+                    "results/table2.csv")
     jobs = re.findall(r"rule extract_piece:.*?wildcards: piece=(\S+).*?threads: (\d+).*?resources: ([^\n]+)",
                       out.stdout + out.stderr, flags=re.S)
-    assert len(jobs) == 3
+    assert len(jobs) == 3 and {threads for _, threads, _ in jobs} == {"3"}
     tracks = manifests.read(data_run / "results/manifests/tracks.parquet", "tracks")
     for piece, threads, resources in jobs:
         first = tracks[tracks["piece"] == piece].iloc[0]
